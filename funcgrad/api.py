@@ -1,0 +1,397 @@
+"""The public transforms: thin wrappers that flatten pytrees, pick arguments,
+check inputs and outputs, and call the transform modules."""
+import functools
+import inspect
+
+import numpy as np
+
+from . import tree as tree_util
+from .core.avals import ShapedArray, get_aval
+from .core.ir import eval_ir as _eval_ir
+from .core.staging import stage
+from .errors import (DTypeError, NonDifferentiableError, ShapeError, TreeStructureError, api_boundary,
+                     user_location)
+from .transforms.jvp import jvp_flat
+from .transforms.reverse import vjp_flat
+
+
+def _fun_name(fun):
+    return getattr(fun, "__name__", type(fun).__name__)
+
+
+def _zeros_like(x):
+    return np.zeros(np.shape(x), get_aval(x).dtype)
+
+
+def _check_float_leaves(transform, fun, tree, argname):
+    """NonDifferentiableError naming the first integer/bool leaf and its path."""
+    for path, leaf in tree_util._jtu.tree_flatten_with_path(tree)[0]:
+        aval = get_aval(leaf)
+        if aval.dtype.kind != "f":
+            raise NonDifferentiableError(
+                f"{transform} of {_fun_name(fun)}: {argname}{tree_util._jtu.keystr(path)} has dtype "
+                f"{aval.dtype} ({aval.str_short()}); only floating-point inputs can be differentiated "
+                f"(at {user_location()}).\nFix: pass a float array (x.astype(float32) / 1.0 instead of 1), or "
+                "leave this argument out of argnums.")
+
+
+def _argnums_tuple(transform, argnums, nargs):
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for a in nums:
+        if not isinstance(a, int) or not -nargs <= a < nargs:
+            raise ValueError(f"{transform}: argnums {argnums!r} is out of range for a function called with "
+                             f"{nargs} positional argument(s) (at {user_location()}).\n"
+                             f"Fix: use argnums in range({nargs}), or pass the argument positionally.")
+    return tuple(a % nargs for a in nums)
+
+
+def _flat_fun(fun, args, kwargs, argnums, in_tree, has_aux, aux_box, out_box):
+    """A flat-to-flat version of ``fun`` differentiated in ``args[argnums]``."""
+    def flat(*leaves):
+        diff = tree_util.unflatten(in_tree, leaves)
+        full = list(args)
+        for i, d in zip(argnums, diff, strict=True):
+            full[i] = d
+        out = fun(*full, **kwargs)
+        if has_aux:
+            if not (isinstance(out, (tuple, list)) and len(out) == 2):
+                raise TypeError(f"{_fun_name(fun)} was transformed with has_aux=True, so it must return a "
+                                f"pair (output, aux); it returned {type(out).__name__}")
+            out, aux_box[0] = out
+        out_leaves, out_box[0] = tree_util.flatten(out)
+        return out_leaves
+    return flat
+
+
+# ----------------------------------------------------------------------------- vjp / grad
+
+@api_boundary
+def vjp(fun, *primals, has_aux=False):
+    """``(out, vjp_fn)`` (and ``aux``): ``vjp_fn(cotangent)`` returns a tuple of one
+    cotangent per primal, each shaped and typed like it."""
+    leaves, in_tree = tree_util.flatten(primals)
+    _check_float_leaves("vjp", fun, primals, "primals")
+    aux, out_tree = [None], [None]
+    flat = _flat_fun(fun, primals, {}, tuple(range(len(primals))), in_tree, has_aux, aux, out_tree)
+    outs, back = vjp_flat(flat, leaves, origin=f"vjp of {_fun_name(fun)}")
+    out = tree_util.unflatten(out_tree[0], outs)
+
+    @api_boundary
+    def vjp_fn(ct):
+        ct_leaves, ct_tree = tree_util.flatten(ct)
+        if ct_tree != out_tree[0]:
+            raise TreeStructureError(
+                f"vjp_fn of {_fun_name(fun)}: the cotangent's structure {ct_tree} does not match the "
+                f"output's {out_tree[0]} (at {user_location()}).\nFix: pass a cotangent shaped like the output.")
+        for c, o in zip(ct_leaves, outs, strict=True):
+            ca, oa = get_aval(c), get_aval(o)
+            if ca.shape != oa.shape:
+                raise ShapeError(f"vjp_fn of {_fun_name(fun)}: cotangent of shape {ca.shape} for an output of "
+                                 f"shape {oa.shape} (at {user_location()}).\nFix: pass a cotangent of the "
+                                 "output's shape.")
+            if ca.dtype != oa.dtype and not ca.weak_type:
+                raise DTypeError(f"vjp_fn of {_fun_name(fun)}: cotangent of dtype {ca.dtype} for an output of "
+                                 f"dtype {oa.dtype} (at {user_location()}).\nFix: pass a cotangent of the "
+                                 f"output's dtype (ct.astype({oa.dtype.name})).")
+        cts = back(list(ct_leaves))
+        cts = [_fix_ct(c, p) for c, p in zip(cts, leaves, strict=True)]
+        return tuple(tree_util.unflatten(in_tree, cts))
+
+    return (out, vjp_fn, aux[0]) if has_aux else (out, vjp_fn)
+
+
+def _fix_ct(ct, primal):
+    """Zeros for symbolic-zero cotangents; the primal's dtype and shape always."""
+    aval = get_aval(primal)
+    if ct is None:
+        return np.zeros(aval.shape, aval.dtype)
+    from .primitives.elementwise import convert_element_type
+    from .primitives.shape import broadcast_to
+    if get_aval(ct).dtype != aval.dtype:
+        ct = convert_element_type(ct, aval.dtype)
+    if np.shape(ct) != aval.shape:
+        ct = broadcast_to(ct, aval.shape)
+    return ct
+
+
+def value_and_grad(fun, argnums=0, has_aux=False):
+    """``fun``'s value and its gradient in ``args[argnums]`` (``((value, aux), grads)`` with has_aux)."""
+
+    @functools.wraps(fun)
+    @api_boundary
+    def value_and_grad_fun(*args, **kwargs):
+        nums = _argnums_tuple("grad", argnums, len(args))
+        diff = tuple(args[i] for i in nums)
+        for i in nums:
+            _check_float_leaves("grad", fun, args[i], f"argument {i}")
+        leaves, in_tree = tree_util.flatten(diff)
+        aux, out_tree = [None], [None]
+        flat = _flat_fun(fun, args, kwargs, nums, in_tree, has_aux, aux, out_tree)
+        outs, back = vjp_flat(flat, leaves, origin=f"grad of {_fun_name(fun)}")
+        if len(outs) != 1 or get_aval(outs[0]).shape != ():
+            shapes = [get_aval(o).shape for o in outs]
+            raise NonDifferentiableError(
+                f"grad of {_fun_name(fun)}: the output must be a scalar, got shape(s) {shapes} "
+                f"(at {user_location()}).\nFix: reduce the output to a scalar (e.g. .sum() or .mean()), or use "
+                "funcgrad.jacrev / funcgrad.vjp for non-scalar outputs.")
+        out = outs[0]
+        oa = get_aval(out)
+        if oa.dtype.kind != "f":
+            raise NonDifferentiableError(
+                f"grad of {_fun_name(fun)}: the output has dtype {oa.dtype}; grad needs a real floating-point "
+                f"scalar (at {user_location()}).\nFix: return a float value (x.astype(float32)), or use "
+                "funcgrad.vjp / funcgrad.jacrev.")
+        cts = back([np.ones((), oa.dtype)])
+        cts = [_fix_ct(c, p) for c, p in zip(cts, leaves, strict=True)]
+        grads = tree_util.unflatten(in_tree, cts)
+        g = grads[0] if isinstance(argnums, int) else tuple(grads)
+        value = tree_util.unflatten(out_tree[0], outs)
+        return ((value, aux[0]), g) if has_aux else (value, g)
+
+    return value_and_grad_fun
+
+
+def grad(fun, argnums=0, has_aux=False):
+    """The gradient of scalar-valued ``fun`` in ``args[argnums]``, shaped like those arguments."""
+    vg = value_and_grad(fun, argnums, has_aux)
+
+    @functools.wraps(fun)
+    def grad_fun(*args, **kwargs):
+        out, g = vg(*args, **kwargs)
+        return (g, out[1]) if has_aux else g
+
+    return grad_fun
+
+
+# ----------------------------------------------------------------------------- jvp / linearize
+
+def _check_tangents(fun, primals, tangents):
+    p_leaves, p_tree = tree_util.flatten(primals)
+    t_leaves, t_tree = tree_util.flatten(tangents)
+    if p_tree != t_tree:
+        raise TreeStructureError(f"jvp of {_fun_name(fun)}: primals {p_tree} and tangents {t_tree} have different "
+                                 f"structures (at {user_location()}).\nFix: pass tangents shaped like the primals.")
+    out = []
+    for p, t in zip(p_leaves, t_leaves, strict=True):
+        pa, ta = get_aval(p), get_aval(t)
+        if pa.shape != ta.shape:
+            raise ShapeError(f"jvp of {_fun_name(fun)}: tangent of shape {ta.shape} for a primal of shape "
+                             f"{pa.shape} (at {user_location()}).\nFix: pass tangents of the primals' shapes.")
+        if ta.dtype != pa.dtype and not ta.weak_type and not pa.weak_type:
+            raise DTypeError(f"jvp of {_fun_name(fun)}: tangent of dtype {ta.dtype} for a primal of dtype "
+                             f"{pa.dtype} (at {user_location()}).\nFix: pass tangents of the primals' dtypes.")
+        out.append(t)
+    return p_leaves, p_tree, out
+
+
+@api_boundary
+def jvp(fun, primals, tangents):
+    """Forward mode: ``(fun(*primals), J @ tangents)``."""
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp: primals and tangents must be tuples or lists (one entry per argument), "
+                        f"got {type(primals).__name__} and {type(tangents).__name__}")
+    _check_float_leaves("jvp", fun, tuple(primals), "primals")
+    p_leaves, p_tree, t_leaves = _check_tangents(fun, tuple(primals), tuple(tangents))
+    out_tree = [None]
+    flat = _flat_fun(fun, tuple(primals), {}, tuple(range(len(primals))), p_tree, False, [None], out_tree)
+    outs, touts = jvp_flat(flat, p_leaves, t_leaves, origin=f"jvp of {_fun_name(fun)}")
+    touts = [_fix_ct(t, o) for t, o in zip(touts, outs, strict=True)]
+    return tree_util.unflatten(out_tree[0], outs), tree_util.unflatten(out_tree[0], touts)
+
+
+@api_boundary
+def linearize(fun, *primals):
+    """``(fun(*primals), jvp_fn)``: the forward pass runs once; ``jvp_fn(*tangents)``
+    replays only the recorded linear (tangent) program."""
+    _check_float_leaves("linearize", fun, primals, "primals")
+    p_leaves, p_tree = tree_util.flatten(primals)
+    out_tree, primal_out = [None], [None]
+    flat = _flat_fun(fun, primals, {}, tuple(range(len(primals))), p_tree, False, [None], out_tree)
+
+    def tangent_program(*t_leaves):
+        outs, touts = jvp_flat(flat, p_leaves, list(t_leaves), origin=f"linearize of {_fun_name(fun)}")
+        primal_out[0] = outs
+        return [_fix_ct(t, o) for t, o in zip(touts, outs, strict=True)]
+
+    ir = stage(tangent_program, [get_aval(p).update(weak_type=False) for p in p_leaves],
+               fun_name=_fun_name(fun))
+
+    @api_boundary
+    def jvp_fn(*tangents):
+        _, _, t_leaves = _check_tangents(fun, primals, tangents)
+        return tree_util.unflatten(out_tree[0], _eval_ir(ir, *t_leaves))
+
+    jvp_fn.ir = ir
+    return tree_util.unflatten(out_tree[0], primal_out[0]), jvp_fn
+
+
+# ----------------------------------------------------------------------------- jacobians
+
+def _stack_rows(rows, lead_shape):
+    """Stack a list of same-shaped arrays into shape ``lead_shape + row_shape``."""
+    from . import numpy as fnp
+    return fnp.reshape(fnp.stack(rows), tuple(lead_shape) + tuple(np.shape(rows[0])))
+
+
+def jacfwd(fun, argnums=0, has_aux=False):
+    """The Jacobian by forward mode: one JVP per input element.
+
+    The result is a pytree shaped like the output whose leaves are pytrees shaped like
+    the chosen arguments; each block has shape ``out.shape + in.shape``.
+    """
+    @functools.wraps(fun)
+    @api_boundary
+    def jac_fun(*args, **kwargs):
+        from . import numpy as fnp
+        nums = _argnums_tuple("jacfwd", argnums, len(args))
+        diff = tuple(args[i] for i in nums)
+        _check_float_leaves("jacfwd", fun, diff, "argument")
+        leaves, in_tree = tree_util.flatten(diff)
+        aux, out_tree = [None], [None]
+        flat = _flat_fun(fun, args, kwargs, nums, in_tree, has_aux, aux, out_tree)
+        sizes = [int(np.prod(np.shape(x))) for x in leaves]
+        columns = []  # one list of output tangents per input element
+        outs = None
+        for li, leaf in enumerate(leaves):
+            dt = get_aval(leaf).dtype
+            for k in range(sizes[li]):
+                tangents = [np.zeros(np.shape(x), get_aval(x).dtype) for x in leaves]
+                e = np.zeros(sizes[li], dt)
+                e[k] = 1
+                tangents[li] = e.reshape(np.shape(leaf))
+                outs, touts = jvp_flat(flat, leaves, tangents)
+                columns.append([_fix_ct(t, o) for t, o in zip(touts, outs, strict=True)])
+        if outs is None:
+            outs = flat(*leaves)
+        blocks = []
+        for oi, o in enumerate(outs):
+            oshape = np.shape(o)
+            per_in, start = [], 0
+            for li, leaf in enumerate(leaves):
+                cols = [columns[start + k][oi] for k in range(sizes[li])]
+                start += sizes[li]
+                if cols:
+                    m = fnp.stack([fnp.reshape(c, (-1,)) for c in cols], axis=-1)
+                    per_in.append(fnp.reshape(m, oshape + np.shape(leaf)))
+                else:
+                    per_in.append(np.zeros(oshape + np.shape(leaf), get_aval(o).dtype))
+            inner = tree_util.unflatten(in_tree, per_in)
+            blocks.append(inner[0] if isinstance(argnums, int) else inner)
+        jac = tree_util.unflatten(out_tree[0], blocks)
+        return (jac, aux[0]) if has_aux else jac
+
+    return jac_fun
+
+
+def jacrev(fun, argnums=0, has_aux=False):
+    """The Jacobian by reverse mode: one forward pass, one VJP per output element."""
+    @functools.wraps(fun)
+    @api_boundary
+    def jac_fun(*args, **kwargs):
+        from . import numpy as fnp
+        nums = _argnums_tuple("jacrev", argnums, len(args))
+        diff = tuple(args[i] for i in nums)
+        _check_float_leaves("jacrev", fun, diff, "argument")
+        leaves, in_tree = tree_util.flatten(diff)
+        aux, out_tree = [None], [None]
+        flat = _flat_fun(fun, args, kwargs, nums, in_tree, has_aux, aux, out_tree)
+        outs, back = vjp_flat(flat, leaves, origin=f"jacrev of {_fun_name(fun)}")
+        blocks = []
+        for oi, o in enumerate(outs):
+            oa = get_aval(o)
+            rows = []
+            for k in range(oa.size):
+                cts = [None] * len(outs)
+                e = np.zeros(oa.size, oa.dtype)
+                e[k] = 1
+                cts[oi] = e.reshape(oa.shape)
+                rows.append([_fix_ct(c, p) for c, p in zip(back(cts), leaves, strict=True)])
+            per_in = []
+            for li, leaf in enumerate(leaves):
+                if rows:
+                    per_in.append(_stack_rows([r[li] for r in rows], oa.shape))
+                else:
+                    per_in.append(np.zeros(oa.shape + np.shape(leaf), get_aval(leaf).dtype))
+            inner = tree_util.unflatten(in_tree, per_in)
+            blocks.append(inner[0] if isinstance(argnums, int) else inner)
+        jac = tree_util.unflatten(out_tree[0], blocks)
+        _ = fnp
+        return (jac, aux[0]) if has_aux else jac
+
+    return jac_fun
+
+
+def hessian(fun, argnums=0):
+    """Second derivatives: ``jacfwd(jacrev(fun))``."""
+    return jacfwd(jacrev(fun, argnums), argnums)
+
+
+# ----------------------------------------------------------------------------- IR
+
+def _static_split(args, static_argnums):
+    nums = tuple(a % len(args) for a in ((static_argnums,) if isinstance(static_argnums, int) else static_argnums))
+    dyn = tuple(a for i, a in enumerate(args) if i not in nums)
+    return nums, dyn
+
+
+def _rebuild(args, nums, dyn):
+    it = iter(dyn)
+    return [args[i] if i in nums else next(it) for i in range(len(args))]
+
+
+def make_ir(fun, static_argnums=()):
+    """``make_ir(fun)(*args)``: the IR of ``fun`` traced at the args' shapes and dtypes.
+
+    Works on any function, transformed ones included: ``make_ir(grad(loss))(params)``
+    shows the forward and backward equations.  ``str(ir)`` is readable text.
+    """
+    @functools.wraps(fun)
+    @api_boundary
+    def make_ir_fun(*args, **kwargs):
+        nums, dyn = _static_split(args, static_argnums)
+        leaves, in_tree = tree_util.flatten((dyn, kwargs))
+        out_tree = [None]
+
+        def flat(*xs):
+            d, kw = tree_util.unflatten(in_tree, xs)
+            out = fun(*_rebuild(args, nums, d), **kw)
+            out_leaves, out_tree[0] = tree_util.flatten(out)
+            return out_leaves
+
+        ir = stage(flat, [get_aval(x) for x in leaves], fun_name=_fun_name(fun),
+                   origin=f"make_ir of {_fun_name(fun)}")
+        ir.in_tree, ir.out_tree = in_tree, out_tree[0]
+        return ir
+
+    return make_ir_fun
+
+
+@api_boundary
+def eval_ir(ir, *args):
+    """Run an IR on flat array arguments; returns its flat outputs (a list)."""
+    return _eval_ir(ir, *args)
+
+
+@api_boundary
+def eval_shape(fun, *args, **kwargs):
+    """The output's shapes and dtypes (``ShapedArray`` leaves), computing nothing."""
+    ir = make_ir(fun)(*args, **kwargs)
+    return tree_util.unflatten(ir.out_tree, [ShapedArray(a.shape, a.dtype) for a in ir.out_avals])
+
+
+def stop_gradient(x):
+    """The value of ``x`` (a pytree) with no derivative flowing through it."""
+    from .primitives.misc import stop_gradient as sg
+    return tree_util.map(lambda leaf: sg(leaf) if get_aval(leaf).dtype.kind == "f" else leaf, x)
+
+
+def debug_print(fmt, *args, **kwargs):
+    """Print values with ``fmt.format(*args, **kwargs)`` eagerly, and from inside
+    ``jit`` (lowered to ``jax.debug.print``), ``grad`` and ``jvp`` (the primal values)."""
+    from .primitives.misc import debug_print_p
+    names = tuple(kwargs)
+    vals = list(args) + [kwargs[k] for k in names]
+    debug_print_p.bind(*vals, fmt=fmt, names=names)
+
+
+_ = inspect

@@ -1,0 +1,74 @@
+"""``Primitive``: one operation of the IR and the rules every transform needs of it.
+
+A primitive is defined once, in its family module under ``funcgrad.primitives``,
+with all of its rules side by side:
+
+========== ==========================================================
+``impl``   evaluate eagerly with NumPy
+``shape``  abstract evaluation: input avals -> output aval(s)
+``jvp``    forward mode: ``(primals, tangents, **params) -> (out, tangent_out)``
+``vjp``    reverse mode, one rule per input: ``(g, ans, *inputs, **params) -> ct``
+``lower``  XLA lowering: jax values in, jax values out
+``batch``  vmap rule (added with vmap)
+========== ==========================================================
+"""
+import numpy as np
+
+REGISTRY = {}
+
+
+class Primitive:
+    __slots__ = ("name", "multiple_results", "effectful", "impl", "shape", "jvp", "vjps",
+                 "lower", "batch", "nondiff", "__weakref__")
+
+    def __init__(self, name, multiple_results=False, effectful=False, nondiff=False):
+        self.name = name
+        self.multiple_results = multiple_results
+        self.effectful = effectful      # kept by dead-code elimination (debug_print)
+        self.nondiff = nondiff          # outputs carry no derivative (comparisons, argmax)
+        self.impl = self.shape = self.jvp = self.vjps = self.lower = self.batch = None
+        REGISTRY[name] = self
+
+    def __repr__(self):
+        return self.name
+
+    def bind(self, *args, **params):
+        from .trace import bind
+        return bind(self, args, params)
+
+    def vjp_rule(self, i, g, ans, inputs, params):
+        """Cotangent of input ``i`` given the output cotangent ``g`` (None means zero)."""
+        vjps = self.vjps
+        if type(vjps) is IndexedRule:
+            return vjps.fn(i, g, ans, *inputs, **params)
+        return vjps[i](g, ans, *inputs, **params)
+
+
+class IndexedRule:
+    """One VJP rule for every input of a primitive, called as ``fn(i, g, ans, *inputs)``."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        self.fn = fn
+
+
+def defvjp(prim, *rules):
+    """Attach reverse-mode rules, one per input: ``rule(g, ans, *inputs, **params) -> ct``."""
+    prim.vjps = rules
+
+
+def defvjp_indexed(prim, rule):
+    """Attach one reverse-mode rule for all inputs: ``rule(i, g, ans, *inputs, **params)``."""
+    prim.vjps = IndexedRule(rule)
+
+
+def all_primitives():
+    return dict(REGISTRY)
+
+
+def is_float_value(x):
+    dt = getattr(x, "dtype", None)
+    if dt is None:
+        return type(x) is float
+    return np.dtype(dt).kind == "f"

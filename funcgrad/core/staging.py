@@ -1,0 +1,89 @@
+"""Staging: record a Python function into an :class:`~funcgrad.core.ir.IR`.
+
+The staging trace gives each input a :class:`StagingTracer` that holds only an
+abstract value.  Each primitive applied to it runs its shape rule and appends one
+equation.  Values that are not staging tracers (NumPy arrays, outer tracers)
+become constants of the program; Python and NumPy scalars become literals.
+"""
+import numpy as np
+
+from ..errors import DTypeError, ShapeError
+from .avals import get_aval
+from .ir import IR, Eqn, Literal, Var, dce
+from .trace import Trace, Tracer, concretization_error, new_trace
+
+
+class StagingTracer(Tracer):
+    __slots__ = ("_aval", "var")
+
+    def __init__(self, trace, aval, var):
+        self._trace = trace
+        self._aval = aval
+        self.var = var
+
+    @property
+    def aval(self):
+        return self._aval
+
+    shape = property(lambda self: self._aval.shape)
+    dtype = property(lambda self: self._aval.dtype)
+    ndim = property(lambda self: len(self._aval.shape))
+
+
+class StagingTrace(Trace):
+    __slots__ = ("eqns", "const_vars", "consts", "_const_ids", "fun_name")
+
+    def __init__(self, fun_name=None):
+        self.eqns = []
+        self.const_vars, self.consts, self._const_ids = [], [], {}
+        self.fun_name = fun_name
+
+    def new_arg(self, aval):
+        return StagingTracer(self, aval, Var(aval))
+
+    def atom(self, x):
+        """The IR atom for ``x``: its variable, a literal, or a new constant."""
+        if isinstance(x, StagingTracer) and x._trace is self:
+            return x.var
+        t = type(x)
+        if t in (int, float, bool):
+            return Literal(x)
+        if isinstance(x, np.generic) or (t is np.ndarray and x.ndim == 0):
+            return Literal(x[()] if t is np.ndarray else x, get_aval(x))
+        key = id(x)
+        hit = self._const_ids.get(key)
+        if hit is not None:
+            return hit[0]
+        v = Var(get_aval(x))
+        self._const_ids[key] = (v, x)  # keep x alive so its id stays unique
+        self.const_vars.append(v)
+        self.consts.append(x)
+        return v
+
+    def process(self, prim, args, params):
+        atoms = [self.atom(a) for a in args]
+        avals = [a.aval for a in atoms]
+        out_aval = prim.shape(*avals, **params)
+        if prim.multiple_results:
+            outs = [StagingTracer(self, a, Var(a)) for a in out_aval]
+            self.eqns.append(Eqn(prim, atoms, [t.var for t in outs], params))
+            return outs
+        out = StagingTracer(self, out_aval, Var(out_aval))
+        self.eqns.append(Eqn(prim, atoms, [out.var], params))
+        return out
+
+    def concrete(self, tracer, what):
+        raise concretization_error(what, f"with shape/dtype {tracer.aval.str_short()}", self.fun_name)
+
+
+def stage(fun, in_avals, fun_name=None, origin=None, keep_dead=False):
+    """Trace ``fun`` (flat args -> flat outputs) at ``in_avals`` into an IR."""
+    with new_trace(StagingTrace, fun_name, origin=origin) as trace:
+        args = [trace.new_arg(a) for a in in_avals]
+        outs = fun(*args)
+        out_atoms = [trace.atom(o) for o in outs]
+    ir = IR([a.var for a in args], trace.const_vars, trace.consts, trace.eqns, out_atoms)
+    return ir if keep_dead else dce(ir)
+
+
+__all__ = ["StagingTrace", "StagingTracer", "stage", "ShapeError", "DTypeError"]

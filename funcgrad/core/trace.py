@@ -1,0 +1,191 @@
+"""Tracers, traces and ``bind``: how a primitive application finds its interpreter.
+
+Every active transform is a :class:`Trace` with a *level*; a nested transform gets a
+higher level than the ones around it.  ``bind`` looks at the arguments, takes the
+trace of highest level among their tracers and lets it process the primitive; values
+of lower levels are constants to it (this is what prevents perturbation confusion in
+``grad(grad(f))``).  With no tracer among the arguments, the primitive runs eagerly
+with NumPy.  The depth of nesting lives in a ``contextvars`` variable changed only by
+the :func:`new_trace` context manager, so threads never see each other's traces.
+"""
+import contextlib
+import contextvars
+
+import numpy as np
+
+from ..config import config
+from ..errors import ConcretizationError, DTypeError, ShapeError, TracerLeakError, user_location
+from .avals import get_aval
+
+_depth = contextvars.ContextVar("funcgrad_trace_depth", default=0)
+
+
+class Trace:
+    """One active transform.  Subclasses implement ``process`` and ``lift``."""
+
+    __slots__ = ("level", "dead", "origin")
+
+    def process(self, prim, args, params):
+        raise NotImplementedError
+
+    def concrete(self, tracer):
+        """The concrete value behind ``tracer``, or raise ConcretizationError."""
+        raise NotImplementedError
+
+
+@contextlib.contextmanager
+def new_trace(cls, *args, origin=None):
+    """Push a new trace of type ``cls`` one level above every active trace."""
+    level = _depth.get() + 1
+    token = _depth.set(level)
+    trace = cls(*args)
+    trace.level = level
+    trace.dead = False
+    trace.origin = origin
+    try:
+        yield trace
+    finally:
+        trace.dead = True
+        _depth.reset(token)
+
+
+class Tracer:
+    """A value inside a transform.  Behaves like an array: operators and methods
+    are installed by ``funcgrad.numpy`` (see ``funcgrad/numpy/_methods.py``)."""
+
+    __slots__ = ("_trace",)
+    __array_priority__ = 1000
+    __array_ufunc__ = None  # NumPy defers binary operators to us
+
+    @property
+    def aval(self):
+        raise NotImplementedError
+
+    shape = property(lambda self: self.aval.shape)
+    dtype = property(lambda self: self.aval.dtype)
+    ndim = property(lambda self: len(self.aval.shape))
+    size = property(lambda self: self.aval.size)
+
+    def __len__(self):
+        shape = self.shape
+        if not shape:
+            raise TypeError("len() of a 0-d traced array")
+        return shape[0]
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d traced array")
+        return (self[i] for i in range(self.shape[0]))
+
+    def _concrete(self, what):
+        return self._trace.concrete(self, what)
+
+    def __bool__(self):
+        return bool(self._concrete("bool()"))
+
+    def __float__(self):
+        return float(self._concrete("float()"))
+
+    def __int__(self):
+        return int(self._concrete("int()"))
+
+    def __index__(self):
+        return int(self._concrete("an index"))
+
+    def __complex__(self):
+        raise DTypeError("complex numbers are outside this version of funcgrad")
+
+    def __array__(self, dtype=None, copy=None):
+        arr = np.asarray(self._concrete("conversion to a NumPy array"))
+        return arr if dtype is None else arr.astype(dtype)
+
+    def __setitem__(self, idx, value):
+        raise TypeError(
+            "funcgrad arrays are immutable: item assignment `x[idx] = v` does not work on a traced "
+            f"value (at {user_location()}).\nFix: use the functional update `x = x.at[idx].set(v)` "
+            "(or .add/.multiply/.min/.max).")
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self):
+        return f"{type(self).__name__}<{self.aval.str_short()}>"
+
+
+def find_top_trace(args):
+    top = None
+    for a in args:
+        if isinstance(a, Tracer):
+            t = a._trace
+            if top is None or t.level > top.level:
+                top = t
+    return top
+
+
+def bind(prim, args, params):
+    """Apply ``prim`` to ``args``: eagerly with NumPy, or through the highest active trace."""
+    top = None
+    for a in args:
+        if isinstance(a, Tracer):
+            t = a._trace
+            if top is None or t.level > top.level:
+                top = t
+    if top is None:
+        return eager(prim, args, params)
+    if top.dead:
+        raise leak_error(prim, top)
+    return top.process(prim, args, params)
+
+
+def leak_error(prim, trace):
+    origin = f" created by {trace.origin}" if trace.origin else ""
+    return TracerLeakError(
+        f"{prim.name}: a traced value{origin} was used after that transform finished "
+        f"(at {user_location()}).\nA tracer escaped its transform, e.g. stored in a global or a "
+        "closure, or returned through a side channel.\nFix: return values from the transformed "
+        "function instead of storing them; pass them as arguments.")
+
+
+def eager(prim, args, params):
+    """Run ``prim`` with its NumPy rule; on failure explain with the shape rule."""
+    if any(type(a) in (list, tuple) for a in args):
+        from .avals import canonical_array
+        args = [canonical_array(a) if type(a) in (list, tuple) else a for a in args]
+    try:
+        out = prim.impl(*args, **params)
+    except (ValueError, TypeError, IndexError, np.exceptions.AxisError) as e:
+        if isinstance(e, (ShapeError, DTypeError)):
+            raise
+        # The shape rule names the operation, the shapes and the user's line.
+        abstract_eval(prim, [get_aval(a) for a in args], params)
+        raise
+    if type(out) is np.float64 and all(type(a) in (int, float, bool) for a in args):
+        out = np.float32(out)  # weak Python floats alone materialise as float32
+    if config.debug_nans:
+        check_nans(prim, out)
+    return out
+
+
+def abstract_eval(prim, avals, params):
+    return prim.shape(*avals, **params)
+
+
+def check_nans(prim, out):
+    outs = out if prim.multiple_results else (out,)
+    for o in outs:
+        o = np.asarray(o)
+        if o.dtype.kind == "f" and not np.all(np.isfinite(o)):
+            kind = "NaN" if np.any(np.isnan(o)) else "Inf"
+            raise FloatingPointError(
+                f"debug_nans: primitive '{prim.name}' produced {kind} at {user_location()}.\n"
+                "Fix: check the inputs of this operation (log of 0 or a negative, division by 0, "
+                "overflow); set funcgrad.config.debug_nans = False to turn the check off.")
+
+
+def concretization_error(what, tracer_desc, fun_name=None):
+    where = f" in {fun_name}" if fun_name else ""
+    return ConcretizationError(
+        f"{what} needs a concrete value, but got a traced value {tracer_desc}{where} "
+        f"(at {user_location()}).\nPython control flow on traced values does not work under "
+        "jit/vmap/make_ir.\nFix: use funcgrad.lax.cond / funcgrad.lax.while_loop / funcgrad.numpy.where "
+        "for data-dependent control flow, or mark the argument static with jit(..., static_argnums=...).")

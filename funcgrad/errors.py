@@ -1,0 +1,91 @@
+"""The exceptions users catch, and the helpers that make them point at user code.
+
+Every funcgrad error names the operation, the shapes/dtypes involved, the user's
+``file:line`` and the fix.  Public entry points wrap themselves in
+:func:`api_boundary`, which strips funcgrad's internal frames from the traceback
+(``funcgrad.config.show_internal_frames = True`` keeps them).
+"""
+import functools
+import os
+import sys
+import types
+
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+class FuncgradError(Exception):
+    """Mixin base of every funcgrad exception."""
+
+
+class ConcretizationError(FuncgradError, TypeError):
+    """A traced value was used where a concrete Python value is needed."""
+
+
+class TracerLeakError(FuncgradError, TypeError):
+    """A traced value escaped the transform that created it."""
+
+
+class ShapeError(FuncgradError, ValueError):
+    """Operands of an operation have incompatible shapes."""
+
+
+class DTypeError(FuncgradError, TypeError):
+    """An operation got a dtype it does not support."""
+
+
+class NonDifferentiableError(FuncgradError, TypeError):
+    """Differentiation was asked of an integer, bool or otherwise non-float value."""
+
+
+class TreeStructureError(FuncgradError, ValueError):
+    """Two pytrees that must match have different structures."""
+
+
+def _is_internal(filename):
+    return filename.startswith(_PKG_DIR) and not filename.startswith(_PKG_DIR + "tests")
+
+
+def user_frame():
+    """The innermost stack frame outside funcgrad (the user's code), or None."""
+    f = sys._getframe(1)
+    while f is not None and _is_internal(f.f_code.co_filename):
+        f = f.f_back
+    return f
+
+
+def user_location():
+    """``"file.py:123 (in fun)"`` of the innermost user frame, for error messages."""
+    f = user_frame()
+    if f is None:
+        return "<unknown location>"
+    return f"{f.f_code.co_filename}:{f.f_lineno} (in {f.f_code.co_name})"
+
+
+def _filtered(tb):
+    kept = []
+    while tb is not None:
+        if not _is_internal(tb.tb_frame.f_code.co_filename):
+            kept.append(tb)
+        tb = tb.tb_next
+    new = None
+    for t in reversed(kept):
+        new = types.TracebackType(new, t.tb_frame, t.tb_lasti, t.tb_lineno)
+    return new
+
+
+def api_boundary(fun):
+    """Decorate a public entry point: funcgrad errors leave it with internal frames removed."""
+
+    @functools.wraps(fun)
+    def wrapper(*args, **kwargs):
+        __tracebackhide__ = True  # noqa: F841  (pytest and IPython honour it)
+        try:
+            return fun(*args, **kwargs)
+        except FuncgradError as e:
+            from .config import config
+
+            if config.show_internal_frames:
+                raise
+            raise e.with_traceback(_filtered(e.__traceback__)) from e.__cause__
+
+    return wrapper

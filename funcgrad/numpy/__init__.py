@@ -1,0 +1,49 @@
+"""``funcgrad.numpy``: NumPy's API on concrete arrays and traced values alike.
+
+Every function here is a composition of funcgrad primitives (no rules live here).
+With no transform active the result is a NumPy array computed by NumPy.
+"""
+import numpy as _np
+
+from ._array import Array, array, asarray
+from ._creation import (arange, empty, empty_like, eye, full, full_like, identity, linspace, ones, ones_like,
+                        tri, zeros, zeros_like)
+from ._math import (abs, absolute, add, allclose, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh,
+                    around, array_equal, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, cbrt, ceil, clip,
+                    cos, cosh, deg2rad, degrees, divide, equal, exp, exp2, expm1, fix, floor, floor_divide, fmax,
+                    fmin, greater, greater_equal, hypot, invert, isclose, isfinite, isinf, isnan, less,
+                    less_equal, log, log1p, log2, log10, logaddexp, logical_and, logical_not, logical_or,
+                    logical_xor, maximum, minimum, mod, multiply, negative, not_equal, positive, power,
+                    rad2deg, radians, reciprocal, remainder, rint, round, sign, sin, sinc, sinh, sqrt, square,
+                    subtract, tan, tanh, true_divide, trunc, where)
+from ._products import dot, einsum, inner, kron, matmul, outer, tensordot, vdot
+from ._reductions import (all, amax, amin, any, argmax, argmin, count_nonzero, cumprod, cumsum, max, mean, min,
+                          prod, std, sum, var)
+from ._shape import (argsort, array_split, atleast_1d, atleast_2d, atleast_3d, broadcast_arrays,
+                     broadcast_shapes, broadcast_to, column_stack, concatenate, diag, diagonal, dstack,
+                     expand_dims, flip, fliplr, flipud, hstack, matrix_transpose, moveaxis, ndim, nonzero, pad,
+                     ravel, repeat, reshape, roll, row_stack, shape, size, sort, split, squeeze, stack,
+                     swapaxes, take, take_along_axis, tile, trace, transpose, tril, triu, vstack)
+from . import linalg
+from ._methods import install as _install
+
+_install()
+
+float16, float32, float64 = _np.float16, _np.float32, _np.float64
+int8, int16, int32, int64 = _np.int8, _np.int16, _np.int32, _np.int64
+uint8, uint16, uint32, uint64 = _np.uint8, _np.uint16, _np.uint32, _np.uint64
+bool_ = _np.bool_
+dtype = _np.dtype
+newaxis = None
+pi, e, inf, nan = _np.pi, _np.e, _np.inf, _np.nan
+finfo, iinfo = _np.finfo, _np.iinfo
+ndarray = _np.ndarray
+
+
+def result_type(*args):
+    from ._array import result_dtype
+    return result_dtype(*args)
+
+
+def issubdtype(arg1, arg2):
+    return _np.issubdtype(arg1, arg2)

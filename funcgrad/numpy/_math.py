@@ -1,0 +1,181 @@
+"""Elementwise math and comparisons with NumPy's names and semantics.
+
+Most names bind one primitive; the rest are short compositions (``log2`` is
+``log(x) / log(2)``, ``logaddexp`` is the stable ``max + log1p(exp(-|x - y|))``).
+"""
+import numpy as np
+
+from ..primitives import elementwise as E
+from ..core.avals import get_aval
+
+add, subtract, multiply = E.add, E.sub, E.mul
+divide = true_divide = E.div
+floor_divide, power, remainder = E.floor_divide, E.power, E.rem
+mod = remainder
+negative, sign, floor, ceil, rint = E.neg, E.sign, E.floor, E.ceil, E.round_
+exp, log, log1p, expm1, sqrt, cbrt = E.exp, E.log, E.log1p, E.expm1, E.sqrt, E.cbrt
+sin, cos, tan, arcsin, arccos, arctan = E.sin, E.cos, E.tan, E.asin, E.acos, E.atan
+sinh, cosh, tanh, arcsinh, arccosh, arctanh = E.sinh, E.cosh, E.tanh, E.asinh, E.acosh, E.atanh
+arctan2, maximum, minimum = E.atan2, E.maximum, E.minimum
+absolute = abs = E.abs_  # noqa: A001  (NumPy's name)
+equal, not_equal, less, less_equal, greater, greater_equal = E.eq, E.ne, E.lt, E.le, E.gt, E.ge
+logical_and, logical_or, logical_not = E.logical_and, E.logical_or, E.logical_not
+bitwise_and, bitwise_or, bitwise_xor = E.bitwise_and, E.bitwise_or, E.bitwise_xor
+where_ = E.select
+stop_gradient = None  # set in __init__ (lives in misc)
+
+
+def _kind(x):
+    return get_aval(x).dtype.kind
+
+
+def positive(x):
+    return x
+
+
+def logical_xor(x, y):
+    return not_equal(E.ne(x, 0) if _kind(x) != "b" else x, E.ne(y, 0) if _kind(y) != "b" else y)
+
+
+def invert(x):
+    if _kind(x) == "b":
+        return logical_not(x)
+    return bitwise_xor(x, -1)
+
+
+bitwise_not = invert
+
+
+def exp2(x):
+    return power(2.0, x)
+
+
+def log2(x):
+    return divide(log(x), float(np.log(2.0)))
+
+
+def log10(x):
+    return divide(log(x), float(np.log(10.0)))
+
+
+def square(x):
+    return multiply(x, x)
+
+
+def reciprocal(x):
+    return divide(1.0, x)
+
+
+def round(a, decimals=0):  # noqa: A001  (NumPy's name)
+    if decimals == 0:
+        return rint(a)
+    scale = 10.0 ** decimals
+    return divide(rint(multiply(a, scale)), scale)
+
+
+around = round
+
+
+def trunc(x):
+    if _kind(x) != "f":
+        return x
+    return where(less(x, 0), ceil(x), floor(x))
+
+
+fix = trunc
+
+
+def fmax(x, y):
+    return where(isnan(y), x, where(isnan(x), y, maximum(x, y)))
+
+
+def fmin(x, y):
+    return where(isnan(y), x, where(isnan(x), y, minimum(x, y)))
+
+
+def clip(a, a_min=None, a_max=None, *, min=None, max=None):  # noqa: A002
+    lo = a_min if a_min is not None else min
+    hi = a_max if a_max is not None else max
+    if lo is not None:
+        a = maximum(a, lo)
+    if hi is not None:
+        a = minimum(a, hi)
+    return a
+
+
+def where(condition, x=None, y=None):
+    """``x`` where ``condition`` holds, else ``y`` (broadcasting).  The one-argument
+    form (``nonzero``) needs concrete values."""
+    if x is None and y is None:
+        from ._shape import nonzero
+        return nonzero(condition)
+    return E.select(condition, x, y)
+
+
+def logaddexp(x, y):
+    amax = maximum(x, y)
+    delta = subtract(x, y)
+    return where(isnan(delta), add(x, y), add(amax, log1p(exp(negative(abs(delta))))))
+
+
+def hypot(x, y):
+    return sqrt(add(multiply(x, x), multiply(y, y)))
+
+
+def sinc(x):
+    px = multiply(np.pi, x)
+    zero = equal(x, 0)
+    safe = where(zero, 1.0, px)
+    return where(zero, 1.0, divide(sin(safe), safe))
+
+
+def deg2rad(x):
+    return multiply(x, np.pi / 180.0)
+
+
+def rad2deg(x):
+    return multiply(x, 180.0 / np.pi)
+
+
+radians, degrees = deg2rad, rad2deg
+
+
+def isnan(x):
+    if _kind(x) != "f":
+        from ._creation import zeros_like
+        return zeros_like(x, dtype=bool)
+    return not_equal(x, x)
+
+
+def isinf(x):
+    if _kind(x) != "f":
+        from ._creation import zeros_like
+        return zeros_like(x, dtype=bool)
+    return equal(abs(x), np.inf)
+
+
+def isfinite(x):
+    if _kind(x) != "f":
+        from ._creation import ones_like
+        return ones_like(x, dtype=bool)
+    return less(abs(x), np.inf)
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    close = less_equal(abs(subtract(a, b)), add(atol, multiply(rtol, abs(b))))
+    close = logical_or(close, equal(a, b))  # infinities of the same sign
+    if equal_nan:
+        close = logical_or(close, logical_and(isnan(a), isnan(b)))
+    return close
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    from ._reductions import all as all_
+    return all_(isclose(a, b, rtol, atol, equal_nan))
+
+
+def array_equal(a1, a2):
+    from ._reductions import all as all_
+    if np.shape(a1) != np.shape(a2):
+        return False
+    return all_(equal(a1, a2))

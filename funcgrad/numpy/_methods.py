@@ -1,0 +1,68 @@
+"""Operators and array methods of traced values (and ``.at`` of eager arrays)."""
+from ..core.trace import Tracer
+from . import _math as M
+from . import _products as P
+from . import _reductions as R
+from . import _shape as S
+from ._indexing import AtIndexer, getitem
+
+
+def _swap(f):
+    return lambda self, other: f(other, self)
+
+
+def _reshape_method(self, *shape, order="C"):
+    if len(shape) == 1 and not isinstance(shape[0], int):
+        shape = tuple(shape[0])
+    return S.reshape(self, shape, order)
+
+
+def _transpose_method(self, *axes):
+    if len(axes) == 1 and not isinstance(axes[0], int):
+        axes = tuple(axes[0]) if axes[0] is not None else None
+    return S.transpose(self, axes or None)
+
+
+def _astype(self, dtype, copy=False):
+    from ..primitives.elementwise import convert_element_type
+    return convert_element_type(self, dtype)
+
+
+_OPS = {
+    "__add__": M.add, "__radd__": _swap(M.add),
+    "__sub__": M.subtract, "__rsub__": _swap(M.subtract),
+    "__mul__": M.multiply, "__rmul__": _swap(M.multiply),
+    "__truediv__": M.divide, "__rtruediv__": _swap(M.divide),
+    "__floordiv__": M.floor_divide, "__rfloordiv__": _swap(M.floor_divide),
+    "__mod__": M.remainder, "__rmod__": _swap(M.remainder),
+    "__pow__": M.power, "__rpow__": _swap(M.power),
+    "__matmul__": P.matmul, "__rmatmul__": _swap(P.matmul),
+    "__and__": M.bitwise_and, "__rand__": _swap(M.bitwise_and),
+    "__or__": M.bitwise_or, "__ror__": _swap(M.bitwise_or),
+    "__xor__": M.bitwise_xor, "__rxor__": _swap(M.bitwise_xor),
+    "__lt__": M.less, "__le__": M.less_equal, "__gt__": M.greater, "__ge__": M.greater_equal,
+    "__eq__": M.equal, "__ne__": M.not_equal,
+    "__neg__": M.negative, "__pos__": M.positive, "__abs__": M.abs, "__invert__": M.invert,
+    "__getitem__": getitem,
+    "sum": R.sum, "mean": R.mean, "max": R.max, "min": R.min, "prod": R.prod, "var": R.var, "std": R.std,
+    "all": R.all, "any": R.any, "argmax": R.argmax, "argmin": R.argmin, "cumsum": R.cumsum,
+    "cumprod": R.cumprod, "reshape": _reshape_method, "transpose": _transpose_method, "astype": _astype,
+    "dot": P.dot, "ravel": S.ravel, "flatten": S.ravel, "squeeze": S.squeeze, "clip": M.clip,
+    "swapaxes": S.swapaxes, "sort": S.sort, "argsort": S.argsort, "round": M.round,
+    "diagonal": S.diagonal, "trace": S.trace, "take": S.take,
+}
+
+
+def install():
+    for name, fn in _OPS.items():
+        setattr(Tracer, name, fn)
+    Tracer.T = property(lambda self: S.transpose(self))
+    Tracer.mT = property(S.matrix_transpose)
+    Tracer.at = property(AtIndexer)
+    Tracer.__hash__ = lambda self: id(self)  # __eq__ is elementwise; hashing stays by identity
+
+    def copy(self):
+        return self
+    Tracer.copy = copy
+    Tracer.item = lambda self: self._concrete("item()").item()
+    Tracer.tolist = lambda self: self._concrete("tolist()").tolist()

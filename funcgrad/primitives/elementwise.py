@@ -1,0 +1,340 @@
+"""Elementwise primitives: unary math, binary arithmetic with NumPy broadcasting,
+comparisons, ``select`` and ``convert_element_type``.
+
+Each primitive has NumPy's semantics (broadcasting, NEP 50 promotion); the IR
+records the result dtype, and lowering casts operands to it explicitly, so XLA
+computes exactly what NumPy would.  Derivatives are written once as partial
+derivatives ``d out / d input``; the JVP multiplies tangents by them and the VJP
+multiplies cotangents by them (then sums away broadcast dimensions).
+"""
+import numpy as np
+import jax.numpy as jnp
+
+from ..core.primitive import Primitive, defvjp
+from ._util import aval, dtype_of, probe_dtype, shape_error, shape_of, weak_result
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def broadcast_shapes(op, avals):
+    try:
+        return np.broadcast_shapes(*[a.shape for a in avals])
+    except ValueError:
+        raise shape_error(op, avals, "operands could not be broadcast together",
+                          "make the shapes compatible under NumPy broadcasting (reshape, or add an "
+                          "axis with x[:, None])") from None
+
+
+def _elementwise_shape(prim, fn, out_dtype=None):
+    def rule(*avals):
+        shape = broadcast_shapes(prim.name, avals) if len(avals) > 1 else avals[0].shape
+        dt = probe_dtype(prim.name, fn, avals) if out_dtype is None else np.dtype(out_dtype)
+        dt, weak = weak_result(avals, dt)
+        return aval(shape, dt, weak and out_dtype is None)
+    return rule
+
+
+def _lower_elementwise(jfn, compute_in_out_dtype=True):
+    """Lowering: cast operands to the IR's dtype, then apply the jax.numpy function."""
+    def rule(ctx, *args):
+        if compute_in_out_dtype:
+            dt = ctx.avals_out[0].dtype
+        else:  # comparisons: compute in the promoted operand dtype
+            from ..core.avals import promote_avals
+            dt = promote_avals(ctx.avals_in)[0]
+        args = [jnp.asarray(a, dt) for a in args]
+        return jfn(*args)
+    return rule
+
+
+def unbroadcast(g, x):
+    """Sum ``g`` down to the shape of ``x`` (undo NumPy broadcasting) in ``x``'s dtype."""
+    xshape, gshape = shape_of(x), shape_of(g)
+    if gshape != xshape:
+        from .reductions import reduce_sum
+        from .shape import reshape
+        lead = len(gshape) - len(xshape)
+        axes = tuple(range(lead)) + tuple(
+            i + lead for i, d in enumerate(xshape) if d == 1 and gshape[i + lead] != 1)
+        if axes:
+            g = reduce_sum(g, axes)
+        if shape_of(g) != xshape:
+            g = reshape(g, xshape)
+    xdt = dtype_of(x)
+    if dtype_of(g) != xdt and xdt.kind == "f":
+        g = convert_element_type(g, xdt)
+    return g
+
+
+def broadcast_to_shape(t, shape):
+    if shape_of(t) == tuple(shape):
+        return t
+    from .shape import broadcast_to
+    return broadcast_to(t, shape)
+
+
+def _zeros_like_out(primals, prim):
+    out = prim.bind(*primals)
+    return out, None
+
+
+# ----------------------------------------------------------------------------- unary
+
+def _unary(name, np_fn, jnp_fn, deriv=None, zero_deriv=False, nondiff=False):
+    """Define a unary primitive from its NumPy function, jax function and derivative.
+
+    ``deriv(x, ans)`` is ``d ans / d x`` written in funcgrad ops (so it is differentiable).
+    """
+    prim = Primitive(name, nondiff=nondiff)
+    prim.impl = np_fn
+    prim.shape = _elementwise_shape(prim, np_fn)
+    prim.lower = _lower_elementwise(jnp_fn)
+    if zero_deriv or nondiff:
+        prim.jvp = lambda primals, tangents: (prim.bind(*primals), None)
+        defvjp(prim, lambda g, ans, x: None)
+    else:
+        def jvp(primals, tangents):
+            (x,), (t,) = primals, tangents
+            ans = prim.bind(x)
+            return ans, mul(t, deriv(x, ans))
+
+        prim.jvp = jvp
+        defvjp(prim, lambda g, ans, x: mul(g, deriv(x, ans)))
+    return prim
+
+
+def _bind1(prim):
+    def f(x):
+        return prim.bind(x)
+    f.__name__ = prim.name
+    return f
+
+
+neg_p = _unary("neg", np.negative, jnp.negative, lambda x, ans: -1.0)
+neg_p.jvp = lambda primals, tangents: (neg_p.bind(primals[0]), neg(tangents[0]))
+defvjp(neg_p, lambda g, ans, x: neg(g))
+sign_p = _unary("sign", np.sign, jnp.sign, zero_deriv=True)
+floor_p = _unary("floor", np.floor, jnp.floor, zero_deriv=True)
+ceil_p = _unary("ceil", np.ceil, jnp.ceil, zero_deriv=True)
+round_p = _unary("round", np.rint, jnp.round, zero_deriv=True)
+exp_p = _unary("exp", np.exp, jnp.exp, lambda x, ans: ans)
+log_p = _unary("log", np.log, jnp.log, lambda x, ans: div(1.0, x))
+log1p_p = _unary("log1p", np.log1p, jnp.log1p, lambda x, ans: div(1.0, add(x, 1.0)))
+expm1_p = _unary("expm1", np.expm1, jnp.expm1, lambda x, ans: add(ans, 1.0))
+sqrt_p = _unary("sqrt", np.sqrt, jnp.sqrt, lambda x, ans: div(0.5, ans))
+cbrt_p = _unary("cbrt", np.cbrt, jnp.cbrt, lambda x, ans: div(1.0, mul(3.0, mul(ans, ans))))
+sin_p = _unary("sin", np.sin, jnp.sin, lambda x, ans: cos(x))
+cos_p = _unary("cos", np.cos, jnp.cos, lambda x, ans: neg(sin(x)))
+tan_p = _unary("tan", np.tan, jnp.tan, lambda x, ans: add(1.0, mul(ans, ans)))
+asin_p = _unary("asin", np.arcsin, jnp.arcsin, lambda x, ans: div(1.0, sqrt(sub(1.0, mul(x, x)))))
+acos_p = _unary("acos", np.arccos, jnp.arccos, lambda x, ans: div(-1.0, sqrt(sub(1.0, mul(x, x)))))
+atan_p = _unary("atan", np.arctan, jnp.arctan, lambda x, ans: div(1.0, add(1.0, mul(x, x))))
+sinh_p = _unary("sinh", np.sinh, jnp.sinh, lambda x, ans: cosh(x))
+cosh_p = _unary("cosh", np.cosh, jnp.cosh, lambda x, ans: sinh(x))
+tanh_p = _unary("tanh", np.tanh, jnp.tanh, lambda x, ans: sub(1.0, mul(ans, ans)))
+asinh_p = _unary("asinh", np.arcsinh, jnp.arcsinh, lambda x, ans: div(1.0, sqrt(add(mul(x, x), 1.0))))
+acosh_p = _unary("acosh", np.arccosh, jnp.arccosh,
+                 lambda x, ans: div(1.0, mul(sqrt(sub(x, 1.0)), sqrt(add(x, 1.0)))))
+atanh_p = _unary("atanh", np.arctanh, jnp.arctanh, lambda x, ans: div(1.0, sub(1.0, mul(x, x))))
+abs_p = _unary("abs", np.abs, jnp.abs, lambda x, ans: sign(x))
+not_p = _unary("not", np.logical_not, jnp.logical_not, nondiff=True)
+not_p.shape = _elementwise_shape(not_p, np.logical_not, out_dtype=bool)
+
+neg, sign, floor, ceil, round_ = _bind1(neg_p), _bind1(sign_p), _bind1(floor_p), _bind1(ceil_p), _bind1(round_p)
+exp, log, log1p, expm1, sqrt, cbrt = (_bind1(p) for p in (exp_p, log_p, log1p_p, expm1_p, sqrt_p, cbrt_p))
+sin, cos, tan, asin, acos, atan = (_bind1(p) for p in (sin_p, cos_p, tan_p, asin_p, acos_p, atan_p))
+sinh, cosh, tanh, asinh, acosh, atanh = (_bind1(p) for p in (sinh_p, cosh_p, tanh_p, asinh_p, acosh_p, atanh_p))
+abs_, logical_not = _bind1(abs_p), _bind1(not_p)
+
+
+# ----------------------------------------------------------------------------- binary
+
+def _binary(name, np_fn, jnp_fn, partials=None, nondiff=False, out_dtype=None):
+    """Define a broadcasting binary primitive.
+
+    ``partials = (dx, dy)``, each ``(x, y, ans) -> d ans / d input`` or None for zero.
+    """
+    prim = Primitive(name, nondiff=nondiff)
+    prim.impl = np_fn
+    prim.shape = _elementwise_shape(prim, np_fn, out_dtype)
+    prim.lower = _lower_elementwise(jnp_fn, compute_in_out_dtype=out_dtype is None)
+    if nondiff or partials is None:
+        prim.jvp = lambda primals, tangents: (prim.bind(*primals), None)
+        defvjp(prim, lambda g, ans, x, y: None, lambda g, ans, x, y: None)
+        return prim
+
+    dx, dy = partials
+
+    def jvp(primals, tangents):
+        x, y = primals
+        ans = prim.bind(x, y)
+        out = None
+        for t, d in ((tangents[0], dx), (tangents[1], dy)):
+            if t is not None and d is not None:
+                term = mul(t, d(x, y, ans))
+                out = term if out is None else add(out, term)
+        if out is not None:
+            out = broadcast_to_shape(out, shape_of(ans))
+        return ans, out
+
+    prim.jvp = jvp
+    defvjp(prim,
+           lambda g, ans, x, y: None if dx is None else unbroadcast(mul(g, dx(x, y, ans)), x),
+           lambda g, ans, x, y: None if dy is None else unbroadcast(mul(g, dy(x, y, ans)), y))
+    return prim
+
+
+def _bind2(prim):
+    def f(x, y):
+        return prim.bind(x, y)
+    f.__name__ = prim.name
+    return f
+
+
+def _linear2(prim, sign_y):
+    """Exact rules for add/sub: no multiplications by one."""
+    def jvp(primals, tangents):
+        ans = prim.bind(*primals)
+        tx, ty = tangents
+        if ty is not None and sign_y < 0:
+            ty = neg(ty)
+        t = tx if ty is None else (ty if tx is None else add(tx, ty))
+        return ans, broadcast_to_shape(t, shape_of(ans))
+
+    prim.jvp = jvp
+    defvjp(prim, lambda g, ans, x, y: unbroadcast(g, x),
+           lambda g, ans, x, y: unbroadcast(g if sign_y > 0 else neg(g), y))
+
+
+def _max_partial(x, y, ans):  # 1 where x wins, 1/2 at ties (as JAX)
+    dt = dtype_of(ans)
+    return add(convert_element_type(gt(x, y), dt), mul(0.5, convert_element_type(eq(x, y), dt)))
+
+
+def _min_partial(x, y, ans):
+    dt = dtype_of(ans)
+    return add(convert_element_type(lt(x, y), dt), mul(0.5, convert_element_type(eq(x, y), dt)))
+
+
+def _pow_dy(x, y, ans):
+    safe_x = select(eq(x, 0), 1.0, x)  # d/dy 0**y is 0 for y > 0; avoid log(0)
+    return mul(log(safe_x), ans)
+
+
+def _pow_dx(x, y, ans):
+    return mul(y, power(x, sub(y, 1)))
+
+
+add_p = _binary("add", np.add, jnp.add, (None, None))
+sub_p = _binary("sub", np.subtract, jnp.subtract, (None, None))
+_linear2(add_p, +1)
+_linear2(sub_p, -1)
+mul_p = _binary("mul", np.multiply, jnp.multiply, (lambda x, y, a: y, lambda x, y, a: x))
+div_p = _binary("div", np.true_divide, jnp.true_divide,
+                (lambda x, y, a: div(1.0, y), lambda x, y, a: neg(div(a, y))))
+floor_divide_p = _binary("floor_divide", np.floor_divide, jnp.floor_divide, (None, None))
+floor_divide_p.jvp = lambda primals, tangents: (floor_divide_p.bind(*primals), None)
+defvjp(floor_divide_p, lambda g, a, x, y: None, lambda g, a, x, y: None)
+rem_p = _binary("rem", np.remainder, jnp.remainder,
+                (lambda x, y, a: 1.0, lambda x, y, a: neg(floor(div(x, y)))))
+pow_p = _binary("pow", np.power, jnp.power, (_pow_dx, _pow_dy))
+max_p = _binary("max", np.maximum, jnp.maximum, (_max_partial, lambda x, y, a: _max_partial(y, x, a)))
+min_p = _binary("min", np.minimum, jnp.minimum, (_min_partial, lambda x, y, a: _min_partial(y, x, a)))
+atan2_p = _binary("atan2", np.arctan2, jnp.arctan2,
+                  (lambda x, y, a: div(y, add(mul(x, x), mul(y, y))),
+                   lambda x, y, a: neg(div(x, add(mul(x, x), mul(y, y))))))
+eq_p = _binary("eq", np.equal, jnp.equal, nondiff=True, out_dtype=bool)
+ne_p = _binary("ne", np.not_equal, jnp.not_equal, nondiff=True, out_dtype=bool)
+lt_p = _binary("lt", np.less, jnp.less, nondiff=True, out_dtype=bool)
+le_p = _binary("le", np.less_equal, jnp.less_equal, nondiff=True, out_dtype=bool)
+gt_p = _binary("gt", np.greater, jnp.greater, nondiff=True, out_dtype=bool)
+ge_p = _binary("ge", np.greater_equal, jnp.greater_equal, nondiff=True, out_dtype=bool)
+and_p = _binary("and", np.logical_and, jnp.logical_and, nondiff=True, out_dtype=bool)
+or_p = _binary("or", np.logical_or, jnp.logical_or, nondiff=True, out_dtype=bool)
+bitwise_and_p = _binary("bitwise_and", np.bitwise_and, jnp.bitwise_and, nondiff=True)
+bitwise_or_p = _binary("bitwise_or", np.bitwise_or, jnp.bitwise_or, nondiff=True)
+bitwise_xor_p = _binary("bitwise_xor", np.bitwise_xor, jnp.bitwise_xor, nondiff=True)
+
+add, sub, mul, div, floor_divide, rem, power = (
+    _bind2(p) for p in (add_p, sub_p, mul_p, div_p, floor_divide_p, rem_p, pow_p))
+maximum, minimum, atan2 = _bind2(max_p), _bind2(min_p), _bind2(atan2_p)
+eq, ne, lt, le, gt, ge = (_bind2(p) for p in (eq_p, ne_p, lt_p, le_p, gt_p, ge_p))
+logical_and, logical_or = _bind2(and_p), _bind2(or_p)
+bitwise_and, bitwise_or, bitwise_xor = _bind2(bitwise_and_p), _bind2(bitwise_or_p), _bind2(bitwise_xor_p)
+
+
+# ----------------------------------------------------------------------------- select
+
+select_p = Primitive("select")
+select_p.impl = np.where
+
+
+def _select_shape(pred, x, y):
+    shape = broadcast_shapes("where", (pred, x, y))
+    dt = probe_dtype("where", np.where, (pred.update(dtype=bool, weak_type=False), x, y))
+    dt, weak = weak_result((x, y), dt)
+    return aval(shape, dt, weak)
+
+
+select_p.shape = _select_shape
+select_p.lower = lambda ctx, p, x, y: jnp.where(jnp.asarray(p, bool), jnp.asarray(x, ctx.avals_out[0].dtype),
+                                                jnp.asarray(y, ctx.avals_out[0].dtype))
+
+
+def _select_jvp(primals, tangents):
+    p, x, y = primals
+    ans = select_p.bind(p, x, y)
+    _, tx, ty = tangents
+    if tx is None and ty is None:
+        return ans, None
+    zero = np.zeros((), dtype_of(ans))
+    t = select(p, zero if tx is None else tx, zero if ty is None else ty)
+    return ans, broadcast_to_shape(convert_element_type(t, dtype_of(ans)), shape_of(ans))
+
+
+select_p.jvp = _select_jvp
+defvjp(select_p,
+       lambda g, ans, p, x, y: None,
+       lambda g, ans, p, x, y: unbroadcast(select(p, g, np.zeros((), dtype_of(g))), x),
+       lambda g, ans, p, x, y: unbroadcast(select(p, np.zeros((), dtype_of(g)), g), y))
+
+
+def select(pred, on_true, on_false):
+    """``where(pred, on_true, on_false)`` with broadcasting."""
+    return select_p.bind(pred, on_true, on_false)
+
+
+# ----------------------------------------------------------------------------- convert
+
+convert_p = Primitive("convert_element_type")
+
+
+def _convert_impl(x, *, dtype):
+    if type(x) in (int, float, bool):
+        return np.asarray(x, dtype)[()]
+    return x.astype(dtype) if x.dtype != dtype else x
+
+
+convert_p.impl = _convert_impl
+convert_p.shape = lambda x, *, dtype: aval(x.shape, dtype, False)
+convert_p.lower = lambda ctx, x, *, dtype: jnp.asarray(x, dtype)
+
+
+def _convert_jvp(primals, tangents, *, dtype):
+    ans = convert_p.bind(primals[0], dtype=dtype)
+    t = tangents[0]
+    if t is None or np.dtype(dtype).kind != "f":
+        return ans, None
+    return ans, convert_element_type(t, dtype)
+
+
+convert_p.jvp = _convert_jvp
+defvjp(convert_p, lambda g, ans, x, *, dtype: convert_element_type(g, dtype_of(x))
+       if dtype_of(x).kind == "f" else None)
+
+
+def convert_element_type(x, dtype):
+    dtype = np.dtype(dtype)
+    if getattr(x, "dtype", None) == dtype:
+        return x
+    return convert_p.bind(x, dtype=dtype)

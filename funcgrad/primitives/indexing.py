@@ -1,0 +1,178 @@
+"""Indexing primitives: ``gather`` (``x[idx]``) and ``scatter`` (``x.at[idx].set/add/...``).
+
+An index is split into a static *spec* (slices, ``None``, ``...``, Python ints) kept
+as a parameter, and dynamic integer arrays passed as operands.  The spec entries are
+``("slice", start, stop, step)``, ``("none",)``, ``("ellipsis",)``, ``("int", i)`` and
+``("array", k)`` (the k-th index operand).  Both primitives follow NumPy's indexing
+rules exactly (advanced indices included), because evaluation rebuilds the index.
+
+``gather`` is linear in ``x``: its VJP scatter-adds the cotangent into zeros.
+"""
+import numpy as np
+import jax.numpy as jnp
+
+from ..core.primitive import Primitive, defvjp, defvjp_indexed
+from ..errors import user_location
+from ._util import aval, dtype_of, shape_of
+from .elementwise import convert_element_type, eq, mul, select, unbroadcast
+
+
+def build_index(spec, arrays):
+    out = []
+    for item in spec:
+        kind = item[0]
+        if kind == "slice":
+            out.append(slice(item[1], item[2], item[3]))
+        elif kind == "none":
+            out.append(None)
+        elif kind == "ellipsis":
+            out.append(Ellipsis)
+        elif kind == "int":
+            out.append(item[1])
+        else:
+            out.append(arrays[item[1]])
+    return tuple(out)
+
+
+def _index_shape(op, x, arrays, spec):
+    dummy = np.broadcast_to(np.zeros((), np.int8), x.shape)
+    idx = build_index(spec, [np.zeros(a.shape, np.intp) for a in arrays])
+    try:
+        return dummy[idx].shape
+    except IndexError as e:
+        raise IndexError(f"{op}: {e} (array {x.str_short()}) at {user_location()}.\n"
+                         "Fix: keep integer indices within the array's bounds and use at most one "
+                         "index per dimension.") from None
+
+
+# ----------------------------------------------------------------------------- gather
+
+gather_p = Primitive("gather")
+gather_p.impl = lambda x, *arrays, spec: np.asarray(x)[build_index(spec, arrays)]
+
+
+def _gather_shape(x, *arrays, spec):
+    for a in arrays:
+        if a.dtype.kind not in "iu":
+            raise IndexError(f"gather: index arrays must be integers, got {a.str_short()} at {user_location()}.\n"
+                             "Fix: convert the index with .astype(int).")
+    return aval(_index_shape("indexing", x, arrays, spec), x.dtype, x.weak_type)
+
+
+def _gather_lower(ctx, x, *arrays, spec):
+    return jnp.asarray(x)[build_index(spec, arrays)]
+
+
+gather_p.shape = _gather_shape
+gather_p.lower = _gather_lower
+gather_p.jvp = lambda primals, tangents, *, spec: (
+    gather_p.bind(*primals, spec=spec),
+    None if tangents[0] is None else gather_p.bind(tangents[0], *primals[1:], spec=spec))
+
+
+def _gather_vjp(i, g, ans, x, *arrays, spec):
+    if i:
+        return None
+    zeros = np.zeros(shape_of(x), dtype_of(g))
+    return convert_element_type(scatter(zeros, g, arrays, spec, "add"), dtype_of(x))
+
+
+defvjp_indexed(gather_p, _gather_vjp)
+
+
+def gather(x, arrays, spec):
+    return gather_p.bind(x, *arrays, spec=tuple(spec))
+
+
+def slice_axis(x, axis, start, stop, step=None):
+    """``x[..., start:stop:step, ...]`` along one axis."""
+    nd = len(shape_of(x))
+    spec = [("slice", None, None, None)] * nd
+    spec[axis] = ("slice", start, stop, step)
+    return gather(x, (), spec)
+
+
+# ----------------------------------------------------------------------------- scatter
+
+scatter_p = Primitive("scatter")
+_UFUNC = {"add": np.add, "mul": np.multiply, "min": np.minimum, "max": np.maximum}
+
+
+def _scatter_impl(x, updates, *arrays, spec, mode):
+    out = np.array(x, copy=True)
+    idx = build_index(spec, arrays)
+    updates = np.asarray(updates, dtype=out.dtype)
+    if mode == "set":
+        out[idx] = updates
+    else:
+        _UFUNC[mode].at(out, idx, updates)
+    return out
+
+
+def _scatter_shape(x, updates, *arrays, spec, mode):
+    target = _index_shape("x.at[...]", x, arrays, spec)
+    try:
+        np.broadcast_shapes(updates.shape, target)
+    except ValueError:
+        from ._util import shape_error
+        raise shape_error(f"x.at[...].{mode}", [x, updates],
+                          f"updates of shape {updates.shape} do not broadcast to the indexed shape {target}",
+                          "give updates whose shape broadcasts to x[idx].shape") from None
+    return aval(x.shape, x.dtype, x.weak_type)
+
+
+def _scatter_lower(ctx, x, updates, *arrays, spec, mode):
+    dt = ctx.avals_out[0].dtype
+    ref = jnp.asarray(x, dt).at[build_index(spec, arrays)]
+    u = jnp.asarray(updates, dt)
+    return {"set": ref.set, "add": ref.add, "mul": ref.multiply, "min": ref.min, "max": ref.max}[mode](u)
+
+
+def _scatter_jvp(primals, tangents, *, spec, mode):
+    x, u, *arrays = primals
+    tx, tu = tangents[0], tangents[1]
+    ans = scatter_p.bind(*primals, spec=spec, mode=mode)
+    if tx is None and tu is None:
+        return ans, None
+    dt = dtype_of(ans)
+    zx = np.zeros(shape_of(x), dt) if tx is None else tx
+    zu = np.zeros((), dt) if tu is None else tu
+    if mode in ("set", "add"):
+        return ans, scatter(zx, zu, arrays, spec, mode)
+    if mode == "mul":
+        t = scatter(zx, u, arrays, spec, "mul")
+        return ans, scatter(t, mul(gather(x, arrays, spec), zu), arrays, spec, "add")
+    # min / max: the tangent of whichever value won (both at ties)
+    t = select(eq(x, ans), zx, np.zeros((), dt))
+    won = eq(u, gather(ans, arrays, spec))
+    return ans, scatter(t, select(won, zu, np.zeros((), dt)), arrays, spec, "add")
+
+
+def _scatter_vjp(i, g, ans, x, u, *arrays, spec, mode):
+    if i >= 2:
+        return None
+    if i == 0:
+        if mode == "add":
+            return g
+        if mode == "set":
+            return scatter(g, np.zeros((), dtype_of(g)), arrays, spec, "set")
+        if mode == "mul":
+            return scatter(g, u, arrays, spec, "mul")
+        return select(eq(x, ans), g, np.zeros((), dtype_of(g)))
+    gu = gather(g, arrays, spec)
+    if mode == "mul":
+        gu = mul(gu, gather(x, arrays, spec))
+    elif mode in ("min", "max"):
+        gu = select(eq(u, gather(ans, arrays, spec)), gu, np.zeros((), dtype_of(g)))
+    return unbroadcast(gu, u)
+
+
+scatter_p.impl = _scatter_impl
+scatter_p.shape = _scatter_shape
+scatter_p.lower = _scatter_lower
+scatter_p.jvp = _scatter_jvp
+defvjp_indexed(scatter_p, _scatter_vjp)
+
+
+def scatter(x, updates, arrays, spec, mode):
+    return scatter_p.bind(x, updates, *arrays, spec=tuple(spec), mode=mode)

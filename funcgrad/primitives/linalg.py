@@ -1,0 +1,288 @@
+"""Linear algebra primitives: ``dot_general`` (every product: dot, matmul, einsum,
+tensordot), ``cholesky``, ``solve`` and ``slogdet``.
+
+``dot_general(x, y, contract=((xc...), (yc...)), batch=((xb...), (yb...)))`` sums
+over the contracting dimensions pairwise and keeps batch dimensions aligned; the
+result is laid out as ``batch, x free, y free`` (as ``lax.dot_general``).
+"""
+import numpy as np
+import jax.numpy as jnp
+import jax.lax as lax
+
+from ..core.avals import promote_avals
+from ..core.primitive import Primitive, defvjp, defvjp_indexed
+from ._util import aval, dtype_of, shape_error, shape_of, weak_result
+from .elementwise import add, convert_element_type, mul, neg, sub
+from .reductions import reduce_sum
+from .shape import broadcast_in_dim, transpose
+
+
+def _free(ndim, contract, batch):
+    return tuple(i for i in range(ndim) if i not in contract and i not in batch)
+
+
+# ----------------------------------------------------------------------------- dot_general
+
+dot_general_p = Primitive("dot_general")
+
+
+def _dot_impl(x, y, *, contract, batch):
+    x, y = np.asarray(x), np.asarray(y)
+    (xc, yc), (xb, yb) = contract, batch
+    xf, yf = _free(x.ndim, xc, xb), _free(y.ndim, yc, yb)
+    xt = x if xb + xf + xc == tuple(range(x.ndim)) else x.transpose(xb + xf + xc)
+    yt = y if yb + yc + yf == tuple(range(y.ndim)) else y.transpose(yb + yc + yf)
+    bshape = tuple(x.shape[i] for i in xb)
+    m = int(np.prod([x.shape[i] for i in xf], dtype=np.int64))
+    n = int(np.prod([y.shape[i] for i in yf], dtype=np.int64))
+    k = int(np.prod([x.shape[i] for i in xc], dtype=np.int64))
+    if xb:
+        b = int(np.prod(bshape, dtype=np.int64))
+        out = np.matmul(xt.reshape(b, m, k), yt.reshape(b, k, n))
+    else:
+        out = np.matmul(xt.reshape(m, k), yt.reshape(k, n))
+    return out.reshape(bshape + tuple(x.shape[i] for i in xf) + tuple(y.shape[i] for i in yf))
+
+
+def _dot_shape(x, y, *, contract, batch):
+    (xc, yc), (xb, yb) = contract, batch
+    if len(xc) != len(yc) or len(xb) != len(yb) or any(x.shape[i] != y.shape[j] for i, j in zip(xc, yc)):
+        raise shape_error("dot_general", [x, y],
+                          f"contracting dimensions {xc} of the first and {yc} of the second do not match",
+                          "make the summed-over dimensions equal (for a @ b: a.shape[-1] == b.shape[-2]); "
+                          "transpose an operand if needed")
+    if any(x.shape[i] != y.shape[j] for i, j in zip(xb, yb)):
+        raise shape_error("dot_general", [x, y], f"batch dimensions {xb} and {yb} do not match",
+                          "make the batch dimensions equal (or broadcast them first)")
+    dt, weak = weak_result([x, y], promote_avals([x, y])[0])
+    shape = (tuple(x.shape[i] for i in xb) + tuple(x.shape[i] for i in _free(x.ndim, xc, xb))
+             + tuple(y.shape[i] for i in _free(y.ndim, yc, yb)))
+    return aval(shape, dt, weak)
+
+
+def _dot_lower(ctx, x, y, *, contract, batch):
+    dt = ctx.avals_out[0].dtype
+    return lax.dot_general(jnp.asarray(x, dt), jnp.asarray(y, dt), (contract, batch))
+
+
+def dot_general(x, y, contract, batch=((), ())):
+    c = (tuple(contract[0]), tuple(contract[1]))
+    b = (tuple(batch[0]), tuple(batch[1]))
+    return dot_general_p.bind(x, y, contract=c, batch=b)
+
+
+def _dot_transpose(g, y, ndim_x, xc, yc, xb, yb, swap):
+    """Cotangent of x for out = dot_general(x, y) (or of y when ``swap``)."""
+    ndim_y = len(shape_of(y))
+    xf = _free(ndim_x, xc, xb)
+    yf = _free(ndim_y, yc, yb)
+    nb = len(xb)
+    if swap:   # g is laid out (batch, y free, x free)
+        g_y = tuple(range(nb, nb + len(yf)))
+    else:      # g is laid out (batch, x free, y free)
+        g_y = tuple(range(nb + len(xf), nb + len(xf) + len(yf)))
+    out = dot_general(g, y, (g_y, yf), (tuple(range(nb)), yb))
+    # out is laid out (batch, x free, x contract in the order of sorted(yc))
+    order = list(xb) + list(xf) + [xc[i] for i in np.argsort(yc)]
+    return transpose(out, tuple(np.argsort(order)))
+
+
+def _dot_vjp(i, g, ans, x, y, *, contract, batch):
+    (xc, yc), (xb, yb) = contract, batch
+    if i == 0:
+        ct = _dot_transpose(g, y, len(shape_of(x)), xc, yc, xb, yb, swap=False)
+        return convert_element_type(ct, dtype_of(x))
+    nb, nxf = len(xb), len(_free(len(shape_of(x)), xc, xb))
+    nyf = len(_free(len(shape_of(y)), yc, yb))
+    # view g as laid out (batch, y free, x free) for the symmetric formula
+    perm = tuple(range(nb)) + tuple(range(nb + nxf, nb + nxf + nyf)) + tuple(range(nb, nb + nxf))
+    ct = _dot_transpose(transpose(g, perm), x, len(shape_of(y)), yc, xc, yb, xb, swap=False)
+    return convert_element_type(ct, dtype_of(y))
+
+
+def _dot_jvp(primals, tangents, *, contract, batch):
+    x, y = primals
+    tx, ty = tangents
+    ans = dot_general_p.bind(x, y, contract=contract, batch=batch)
+    t = None
+    if tx is not None:
+        t = dot_general_p.bind(tx, y, contract=contract, batch=batch)
+    if ty is not None:
+        t2 = dot_general_p.bind(x, ty, contract=contract, batch=batch)
+        t = t2 if t is None else add(t, t2)
+    return ans, None if t is None else convert_element_type(t, dtype_of(ans))
+
+
+dot_general_p.impl = _dot_impl
+dot_general_p.shape = _dot_shape
+dot_general_p.lower = _dot_lower
+dot_general_p.jvp = _dot_jvp
+defvjp_indexed(dot_general_p, _dot_vjp)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def matrix_transpose(x):
+    nd = len(shape_of(x))
+    return transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
+
+
+def batched_matmul(a, b):
+    """``a @ b`` for stacks of matrices with equal batch dimensions."""
+    nd = len(shape_of(a))
+    batch = tuple(range(nd - 2))
+    return dot_general(a, b, ((nd - 1,), (nd - 2,)), (batch, batch))
+
+
+def eye_like(a):
+    n = shape_of(a)[-1]
+    return broadcast_in_dim(np.eye(n, dtype=dtype_of(a)), shape_of(a), (len(shape_of(a)) - 2, len(shape_of(a)) - 1))
+
+
+def _check_square(op, a):
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise shape_error(op, [a], "expects square matrices in the last two dimensions",
+                          "pass an array of shape (..., n, n)")
+    if a.dtype.kind != "f":
+        from ._util import dtype_error
+        raise dtype_error(op, [a], "expects floating-point matrices", "convert with .astype(float)")
+
+
+# ----------------------------------------------------------------------------- solve
+
+solve_p = Primitive("solve")
+solve_p.impl = np.linalg.solve
+
+
+def _solve_shape(a, b):
+    _check_square("linalg.solve", a)
+    if b.ndim != a.ndim or b.shape[:-1] != a.shape[:-1]:
+        raise shape_error("linalg.solve", [a, b], "right-hand side does not match the matrix",
+                          "pass b of shape (..., n, k) for a of shape (..., n, n)")
+    dt, _ = promote_avals([a, b])
+    return aval(b.shape, dt)
+
+
+solve_p.shape = _solve_shape
+solve_p.lower = lambda ctx, a, b: jnp.linalg.solve(jnp.asarray(a, ctx.avals_out[0].dtype),
+                                                   jnp.asarray(b, ctx.avals_out[0].dtype))
+
+
+def solve(a, b):
+    return solve_p.bind(a, b)
+
+
+def _solve_jvp(primals, tangents):
+    a, b = primals
+    ta, tb = tangents
+    x = solve(a, b)
+    rhs = None
+    if tb is not None:
+        rhs = tb
+    if ta is not None:
+        term = neg(batched_matmul(ta, x))
+        rhs = term if rhs is None else add(rhs, term)
+    return x, None if rhs is None else solve(a, rhs)
+
+
+def _solve_vjp(i, g, x, a, b):
+    ct_b = solve(matrix_transpose(a), g)
+    if i == 1:
+        return convert_element_type(ct_b, dtype_of(b))
+    return convert_element_type(neg(batched_matmul(ct_b, matrix_transpose(x))), dtype_of(a))
+
+
+solve_p.jvp = _solve_jvp
+defvjp_indexed(solve_p, _solve_vjp)
+
+
+# ----------------------------------------------------------------------------- cholesky
+
+cholesky_p = Primitive("cholesky")
+cholesky_p.impl = np.linalg.cholesky
+
+
+def _chol_shape(a):
+    _check_square("linalg.cholesky", a)
+    return aval(a.shape, a.dtype)
+
+
+def _phi(x):
+    """Lower triangle with the diagonal halved."""
+    n = shape_of(x)[-1]
+    mask = np.tril(np.ones((n, n), dtype_of(x))) - 0.5 * np.eye(n, dtype=dtype_of(x))
+    return mul(x, mask)
+
+
+def _chol_jvp(primals, tangents):
+    a, = primals
+    L = cholesky_p.bind(a)
+    ta = tangents[0]
+    if ta is None:
+        return L, None
+    ta = mul(add(ta, matrix_transpose(ta)), 0.5)
+    z = solve(L, ta)                          # L^-1 dA
+    w = matrix_transpose(solve(L, matrix_transpose(z)))   # L^-1 dA L^-T
+    return L, batched_matmul(L, _phi(w))
+
+
+def _chol_vjp(g, L, a):
+    p = _phi(batched_matmul(matrix_transpose(L), g))
+    lt = matrix_transpose(L)
+    y = solve(lt, p)                          # L^-T P
+    s = matrix_transpose(solve(lt, matrix_transpose(y)))  # L^-T P L^-1
+    return mul(add(s, matrix_transpose(s)), 0.5)
+
+
+cholesky_p.shape = _chol_shape
+cholesky_p.lower = lambda ctx, a: jnp.linalg.cholesky(a)
+cholesky_p.jvp = _chol_jvp
+defvjp(cholesky_p, _chol_vjp)
+
+
+def cholesky(a):
+    return cholesky_p.bind(a)
+
+
+# ----------------------------------------------------------------------------- slogdet
+
+slogdet_p = Primitive("slogdet", multiple_results=True)
+slogdet_p.impl = lambda a: tuple(np.linalg.slogdet(a))
+
+
+def _slogdet_shape(a):
+    _check_square("linalg.slogdet", a)
+    return [aval(a.shape[:-2], a.dtype), aval(a.shape[:-2], a.dtype)]
+
+
+def _slogdet_jvp(primals, tangents):
+    a, = primals
+    sign, logdet = slogdet_p.bind(a)
+    ta = tangents[0]
+    if ta is None:
+        return [sign, logdet], [None, None]
+    nd = len(shape_of(a))
+    t = reduce_sum(mul(solve(a, ta), eye_like(a)), (nd - 2, nd - 1))
+    return [sign, logdet], [None, t]
+
+
+def _slogdet_vjp(g, ans, a):
+    g_logdet = g[1]
+    if g_logdet is None:
+        return None
+    nd = len(shape_of(a))
+    inv_t = matrix_transpose(solve(a, eye_like(a)))
+    return mul(broadcast_in_dim(g_logdet, shape_of(a), tuple(range(nd - 2))), inv_t)
+
+
+slogdet_p.shape = _slogdet_shape
+slogdet_p.lower = lambda ctx, a: list(jnp.linalg.slogdet(a))
+slogdet_p.jvp = _slogdet_jvp
+defvjp(slogdet_p, _slogdet_vjp)
+
+
+def slogdet(a):
+    return slogdet_p.bind(a)
+
+
+_ = sub

@@ -1,0 +1,198 @@
+"""Reductions over axes (``reduce_sum``, ``reduce_max``, ``reduce_min``,
+``reduce_prod``), ``argmax``/``argmin`` and the cumulative ``cumsum``/``cumprod``.
+
+``reduce_sum`` is linear: its VJP broadcasts the cotangent back.  ``reduce_max``
+sends the cotangent to the positions of the maximum, split evenly among ties.
+"""
+import functools
+
+import numpy as np
+import jax.numpy as jnp
+
+from ..core.primitive import Primitive, defvjp
+from ._util import aval, dtype_error, dtype_of, shape_of
+from .elementwise import convert_element_type, div, eq, mul, select, sub
+from .shape import broadcast_in_dim, reshape
+
+
+def _reduced_shape(shape, axes):
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def _bcast_back(g, x, axes):
+    """Broadcast a reduced value back to the shape of ``x``."""
+    xs = shape_of(x)
+    kept = tuple(i for i in range(len(xs)) if i not in axes)
+    return broadcast_in_dim(g, xs, kept)
+
+
+@functools.lru_cache(maxsize=512)
+def _reduced_dtype(np_fn, dtype):
+    return np.asarray(np_fn(np.ones((1,), dtype), axis=0)).dtype
+
+
+def reduced_dtype(name, np_fn, dtype):
+    """The dtype NumPy gives this reduction (``np.sum`` of int32 is int64, as in NumPy)."""
+    try:
+        return _reduced_dtype(np_fn, np.dtype(dtype))
+    except TypeError as e:
+        raise dtype_error(name, [aval((), dtype)], f"not defined for dtype {dtype} ({e})",
+                          "convert the operand with .astype(...)") from None
+
+
+def _reduction(name, np_fn, jnp_fn):
+    prim = Primitive(name)
+    prim.impl = lambda x, *, axes: np_fn(x, axis=axes)
+
+    def shape(x, *, axes):
+        return aval(_reduced_shape(x.shape, axes), reduced_dtype(name, np_fn, x.dtype), False)
+
+    prim.shape = shape
+    prim.lower = lambda ctx, x, *, axes: jnp.asarray(jnp_fn(x, axis=axes), ctx.avals_out[0].dtype)
+    return prim
+
+
+reduce_sum_p = _reduction("reduce_sum", np.sum, jnp.sum)
+reduce_max_p = _reduction("reduce_max", np.max, jnp.max)
+reduce_min_p = _reduction("reduce_min", np.min, jnp.min)
+reduce_prod_p = _reduction("reduce_prod", np.prod, jnp.prod)
+reduce_sum_p.lower = lambda ctx, x, *, axes: jnp.sum(x, axis=axes, dtype=ctx.avals_out[0].dtype)
+reduce_prod_p.lower = lambda ctx, x, *, axes: jnp.prod(x, axis=axes, dtype=ctx.avals_out[0].dtype)
+
+
+def reduce_sum(x, axes):
+    return reduce_sum_p.bind(x, axes=tuple(axes))
+
+
+def reduce_max(x, axes):
+    return reduce_max_p.bind(x, axes=tuple(axes))
+
+
+def reduce_min(x, axes):
+    return reduce_min_p.bind(x, axes=tuple(axes))
+
+
+def reduce_prod(x, axes):
+    return reduce_prod_p.bind(x, axes=tuple(axes))
+
+
+def _sum_jvp(primals, tangents, *, axes):
+    ans = reduce_sum_p.bind(primals[0], axes=axes)
+    t = tangents[0]
+    return ans, None if t is None else convert_element_type(reduce_sum(t, axes), dtype_of(ans))
+
+
+reduce_sum_p.jvp = _sum_jvp
+defvjp(reduce_sum_p, lambda g, ans, x, *, axes: convert_element_type(_bcast_back(g, x, axes), dtype_of(x)))
+
+
+def _extremum_rules(prim):
+    def location(x, ans, axes):
+        mask = convert_element_type(eq(x, _bcast_back(ans, x, axes)), dtype_of(ans))
+        return div(mask, _bcast_back(reduce_sum(mask, axes), x, axes))
+
+    def jvp(primals, tangents, *, axes):
+        x, = primals
+        ans = prim.bind(x, axes=axes)
+        if tangents[0] is None:
+            return ans, None
+        return ans, reduce_sum(mul(tangents[0], location(x, ans, axes)), axes)
+
+    prim.jvp = jvp
+    defvjp(prim, lambda g, ans, x, *, axes: mul(_bcast_back(g, x, axes), location(x, ans, axes)))
+
+
+_extremum_rules(reduce_max_p)
+_extremum_rules(reduce_min_p)
+
+
+def _prod_jvp(primals, tangents, *, axes):
+    x, = primals
+    ans = reduce_prod_p.bind(x, axes=axes)
+    if tangents[0] is None:
+        return ans, None
+    return ans, reduce_sum(mul(tangents[0], div(_bcast_back(ans, x, axes), x)), axes)
+
+
+reduce_prod_p.jvp = _prod_jvp
+# d prod / d x_i = prod / x_i (NaN where x_i == 0, never a silently wrong value).
+defvjp(reduce_prod_p, lambda g, ans, x, *, axes: mul(_bcast_back(g, x, axes), div(_bcast_back(ans, x, axes), x)))
+
+
+# ----------------------------------------------------------------------------- argmax / argmin
+
+def _arg_reduction(name, np_fn, jnp_fn):
+    prim = Primitive(name, nondiff=True)
+    prim.impl = lambda x, *, axis: np_fn(x, axis=axis)
+    prim.shape = lambda x, *, axis: aval(_reduced_shape(x.shape, (axis,)), np.int64)
+    prim.lower = lambda ctx, x, *, axis: jnp.asarray(jnp_fn(x, axis=axis), np.int64)
+    prim.jvp = lambda primals, tangents, *, axis: (prim.bind(*primals, axis=axis), None)
+    defvjp(prim, lambda g, ans, x, *, axis: None)
+    return prim
+
+
+argmax_p = _arg_reduction("argmax", np.argmax, jnp.argmax)
+argmin_p = _arg_reduction("argmin", np.argmin, jnp.argmin)
+
+
+def argmax(x, axis):
+    return argmax_p.bind(x, axis=axis)
+
+
+def argmin(x, axis):
+    return argmin_p.bind(x, axis=axis)
+
+
+# ----------------------------------------------------------------------------- cumulative
+
+def _cumulative(name, np_fn, jnp_fn):
+    prim = Primitive(name)
+    prim.impl = lambda x, *, axis, reverse: (np.flip(np_fn(np.flip(x, axis), axis=axis), axis) if reverse
+                                             else np_fn(x, axis=axis))
+
+    def shape(x, *, axis, reverse):
+        return aval(x.shape, reduced_dtype(name, np_fn, x.dtype), False)
+
+    prim.shape = shape
+
+    def lower(ctx, x, *, axis, reverse):
+        dt = ctx.avals_out[0].dtype
+        if reverse:
+            return jnp.flip(jnp_fn(jnp.flip(x, axis), axis=axis, dtype=dt), axis)
+        return jnp_fn(x, axis=axis, dtype=dt)
+
+    prim.lower = lower
+    return prim
+
+
+cumsum_p = _cumulative("cumsum", np.cumsum, jnp.cumsum)
+cumprod_p = _cumulative("cumprod", np.cumprod, jnp.cumprod)
+
+
+def cumsum(x, axis, reverse=False):
+    return cumsum_p.bind(x, axis=axis, reverse=reverse)
+
+
+def cumprod(x, axis, reverse=False):
+    return cumprod_p.bind(x, axis=axis, reverse=reverse)
+
+
+cumsum_p.jvp = lambda primals, tangents, *, axis, reverse: (
+    cumsum_p.bind(primals[0], axis=axis, reverse=reverse),
+    None if tangents[0] is None else cumsum(tangents[0], axis, reverse))
+defvjp(cumsum_p, lambda g, ans, x, *, axis, reverse: convert_element_type(cumsum(g, axis, not reverse), dtype_of(x)))
+
+
+def _cumprod_jvp(primals, tangents, *, axis, reverse):
+    x, = primals
+    ans = cumprod_p.bind(x, axis=axis, reverse=reverse)
+    if tangents[0] is None:
+        return ans, None
+    return ans, mul(ans, cumsum(div(tangents[0], x), axis, reverse))
+
+
+cumprod_p.jvp = _cumprod_jvp
+# d out_j / d x_i = out_j / x_i for j >= i (NaN where x_i == 0).
+defvjp(cumprod_p, lambda g, ans, x, *, axis, reverse: div(cumsum(mul(g, ans), axis, not reverse), x))
+
+_ = sub, select, reshape

@@ -1,0 +1,217 @@
+"""``jit``: trace to funcgrad's IR once per signature, lower every equation to jax,
+and let ``jax.jit`` compile and cache.
+
+The function handed to ``jax.jit`` traces the user's function into an IR at the
+abstract values jax gives it, then evaluates that IR with each primitive's
+lowering rule.  On a cache hit jax never calls it, so a call costs about what
+``jax.jit``'s own fast path costs (plus entering ``jax.enable_x64``, which keeps
+float64 float64 without touching the user's global jax configuration).
+
+When a jitted function is called inside another funcgrad transform (its arguments
+are funcgrad tracers, e.g. ``grad(jit(f))``), it is inlined into that transform.
+"""
+import collections
+import functools
+import logging
+import threading
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import tree as tree_util
+from ..config import config
+from ..core.avals import ShapedArray, get_aval
+from ..core.ir import Literal
+from ..core.staging import stage
+from ..core.trace import Tracer
+from ..errors import api_boundary, user_location
+
+logger = logging.getLogger("funcgrad.jit")
+_x64 = jax.enable_x64
+
+
+class LowerCtx:
+    """What a lowering rule may know besides its operands: their avals and the results'."""
+
+    __slots__ = ("avals_in", "avals_out")
+
+    def __init__(self, avals_in, avals_out):
+        self.avals_in, self.avals_out = avals_in, avals_out
+
+
+class _Inline(Exception):
+    """The program closes over values of an enclosing funcgrad transform."""
+
+
+def lower_ir(ir, args):
+    """Evaluate ``ir`` on jax values with the primitives' lowering rules."""
+    env = {}
+    for v, a in zip(ir.in_vars, args, strict=True):
+        env[v] = a
+    for v, c in zip(ir.const_vars, ir.consts, strict=True):
+        if isinstance(c, Tracer):
+            raise _Inline()
+        env[v] = c
+
+    def read(x):
+        return x.val if type(x) is Literal else env[x]
+
+    for eqn in ir.eqns:
+        ctx = LowerCtx([x.aval for x in eqn.inputs], [v.aval for v in eqn.outputs])
+        out = eqn.prim.lower(ctx, *[read(x) for x in eqn.inputs], **eqn.params)
+        outs = out if eqn.prim.multiple_results else [out]
+        for v, o in zip(eqn.outputs, outs, strict=True):
+            if o.dtype != v.aval.dtype:
+                o = o.astype(v.aval.dtype)
+            env[v] = o
+    return [jnp.asarray(read(x), x.aval.dtype) for x in ir.outs]
+
+
+def _jax_aval(x):
+    a = getattr(x, "aval", None)
+    weak = bool(getattr(a, "weak_type", False))
+    dtype = np.dtype(x.dtype)
+    if weak and dtype.kind == "f":
+        dtype = np.dtype(np.float32)  # a Python float: funcgrad's weak float
+    return ShapedArray(tuple(x.shape), dtype, weak)
+
+
+def _describe_change(old, new):
+    """Why a new trace happened, in words: which argument changed and how."""
+    if old is None:
+        return "first call"
+    (otree, oavals, ostatic), (ntree, navals, nstatic) = old, new
+    if ostatic != nstatic:
+        for (k, a), (_, b) in zip(ostatic, nstatic, strict=False):
+            if a != b:
+                return f"static argument {k} changed from {a!r} to {b!r}"
+        return "static arguments changed"
+    if otree != ntree:
+        return f"argument structure changed from {otree} to {ntree}"
+    for (path, a), (_, b) in zip(oavals, navals, strict=True):
+        if a != b:
+            what = ("shape" if a.shape != b.shape else "dtype" if a.dtype != b.dtype else "weak type")
+            return f"argument {path} changed {what}: {a.str_short()} -> {b.str_short()}"
+    return "cache eviction"
+
+
+class JitFunction:
+    """A jitted function: call it, or inspect ``.lower(*args).as_text()`` and ``.ir(*args)``."""
+
+    def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.static_argnums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+        self.static_argnames = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
+        self._jitted = jax.jit(self._trace, static_argnums=self.static_argnums,
+                               static_argnames=self.static_argnames, donate_argnums=donate_argnums)
+        self._irs = collections.OrderedDict()
+        self._last_key = None
+        self._lock = threading.Lock()
+        self._warm = False
+        self.trace_count = 0
+
+    # The function jax.jit traces: jax tracers in, jax values out.
+    def _trace(self, *args, **kwargs):
+        nargs = len(args)
+        statics = tuple((i, args[i]) for i in self.static_argnums if i < nargs)
+        statics += tuple((k, kwargs[k]) for k in self.static_argnames if k in kwargs)
+        static_pos = {i for i, _ in statics if isinstance(i, int)}
+        dyn = ([a for i, a in enumerate(args) if i not in static_pos],
+               {k: v for k, v in kwargs.items() if k not in self.static_argnames})
+        path_leaves, treedef = tree_util._jtu.tree_flatten_with_path(dyn)
+        leaves = [x for _, x in path_leaves]
+        avals = [_jax_aval(x) for x in leaves]
+        key = (treedef, tuple((tree_util.keystr(p[1:]) if len(p) > 1 else "", a)
+                              for (p, _), a in zip(path_leaves, avals, strict=True)), statics)
+        if config.log_compiles:
+            logger.warning("funcgrad.jit: tracing %s (%s)", getattr(self.fun, "__name__", "fun"),
+                           _describe_change(self._last_key, key))
+        self._last_key = key
+        self.trace_count += 1
+        ir = self._irs.get(key)
+        if ir is None:
+            ir = self._stage(args, kwargs, static_pos, treedef, avals)
+            self._irs[key] = ir
+            while len(self._irs) > max(int(config.jit_cache_size), 1):
+                self._irs.popitem(last=False)
+        else:
+            self._irs.move_to_end(key)
+        outs = lower_ir(ir, leaves)
+        return tree_util.unflatten(ir.out_tree, outs)
+
+    def _stage(self, args, kwargs, static_pos, treedef, avals):
+        out_tree = [None]
+
+        def flat(*xs):
+            dyn_args, dyn_kwargs = tree_util.unflatten(treedef, xs)
+            it = iter(dyn_args)
+            full = [args[i] if i in static_pos else next(it) for i in range(len(args))]
+            kw = dict(kwargs)
+            kw.update(dyn_kwargs)
+            out = self.fun(*full, **kw)
+            out_leaves, out_tree[0] = tree_util.flatten(out)
+            return out_leaves
+
+        ir = stage(flat, avals, fun_name=getattr(self.fun, "__name__", None),
+                   origin=f"jit of {getattr(self.fun, '__name__', 'fun')}")
+        ir.in_tree, ir.out_tree = treedef, out_tree[0]
+        return ir
+
+    def __call__(self, *args, **kwargs):
+        try:
+            if self._warm:
+                with _x64(True):
+                    return self._jitted(*args, **kwargs)
+            with self._lock:
+                with _x64(True):
+                    out = self._jitted(*args, **kwargs)
+                self._warm = True
+                return out
+        except _Inline:
+            return self.fun(*args, **kwargs)
+        except (TypeError, ValueError) as e:
+            if any(isinstance(x, Tracer) for x in tree_util.leaves((args, kwargs))):
+                return self.fun(*args, **kwargs)  # inside another funcgrad transform: inline
+            self._explain(e, args, kwargs)
+            raise
+
+    def _explain(self, e, args, kwargs):
+        for i in self.static_argnums:
+            if i < len(args):
+                try:
+                    hash(args[i])
+                except TypeError:
+                    raise TypeError(
+                        f"jit of {self.__name__}: static argument {i} has unhashable type "
+                        f"{type(args[i]).__name__} (at {user_location()}).\nFix: pass a hashable value "
+                        "(a tuple instead of a list, a frozen dataclass), or make the argument dynamic.") from e
+
+    @api_boundary
+    def lower(self, *args, **kwargs):
+        """jax's ``Lowered`` object: ``.as_text()`` is the StableHLO program."""
+        with _x64(True):
+            return self._jitted.lower(*args, **kwargs)
+
+    @api_boundary
+    def ir(self, *args, **kwargs):
+        """The funcgrad IR traced for these arguments."""
+        from ..api import make_ir
+        return make_ir(self.fun, static_argnums=self.static_argnums)(*args, **kwargs)
+
+    def clear_cache(self):
+        self._irs.clear()
+        self._jitted.clear_cache()
+
+
+def jit(fun=None, static_argnums=(), static_argnames=(), donate_argnums=()):
+    """Compile ``fun`` with XLA through jax; trace once per signature (pytree structure,
+    shapes, dtypes, weak types and static argument values) and cache."""
+    if fun is None:
+        return functools.partial(jit, static_argnums=static_argnums, static_argnames=static_argnames,
+                                 donate_argnums=donate_argnums)
+    return JitFunction(fun, static_argnums, static_argnames, donate_argnums)
+
+
+_ = get_aval

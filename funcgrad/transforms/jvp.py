@@ -1,0 +1,65 @@
+"""Forward mode: a :class:`JVPTracer` carries a primal and its tangent.
+
+Each primitive's ``jvp`` rule maps ``(primals, tangents)`` to ``(out, tangent_out)``;
+a tangent of ``None`` is a symbolic zero, so untouched inputs cost nothing.
+Results whose tangent is zero are returned as plain values.
+"""
+from ..core.avals import get_aval
+from ..core.trace import Trace, Tracer, new_trace
+
+
+class JVPTracer(Tracer):
+    __slots__ = ("primal", "tangent")
+
+    def __init__(self, trace, primal, tangent):
+        self._trace, self.primal, self.tangent = trace, primal, tangent
+
+    @property
+    def aval(self):
+        return get_aval(self.primal)
+
+    shape = property(lambda self: self.primal.shape if hasattr(self.primal, "shape") else ())
+    dtype = property(lambda self: get_aval(self.primal).dtype)
+
+
+class JVPTrace(Trace):
+    __slots__ = ()
+
+    def process(self, prim, args, params):
+        primals, tangents = [], []
+        for a in args:
+            if isinstance(a, JVPTracer) and a._trace is self:
+                primals.append(a.primal)
+                tangents.append(a.tangent)
+            else:
+                primals.append(a)
+                tangents.append(None)
+        if prim.nondiff or all(t is None for t in tangents):
+            return prim.bind(*primals, **params)
+        out, tout = prim.jvp(primals, tangents, **params)
+        if prim.multiple_results:
+            return [o if t is None else JVPTracer(self, o, t) for o, t in zip(out, tout, strict=True)]
+        return out if tout is None else JVPTracer(self, out, tout)
+
+    def concrete(self, tracer, what):
+        p = tracer.primal
+        return p._concrete(what) if isinstance(p, Tracer) else p
+
+
+def jvp_flat(fun, primals, tangents, origin=None):
+    """Run ``fun`` (flat -> flat) on primals with tangents; return (outs, out_tangents).
+
+    Output tangents that are symbolically zero come back as ``None``.
+    """
+    with new_trace(JVPTrace, origin=origin) as trace:
+        ins = [JVPTracer(trace, p, t) for p, t in zip(primals, tangents, strict=True)]
+        outs = fun(*ins)
+        res, touts = [], []
+        for o in outs:
+            if isinstance(o, JVPTracer) and o._trace is trace:
+                res.append(o.primal)
+                touts.append(o.tangent)
+            else:
+                res.append(o)
+                touts.append(None)
+    return res, touts

@@ -1,0 +1,154 @@
+"""Reverse mode on a lean tape.
+
+Under ``vjp``, each primitive is evaluated at once (one level down: NumPy when
+eager, the next transform otherwise) and records one :class:`Node`: the primitive,
+its parameters, its inputs and its output.  The backward pass walks the nodes in
+reverse topological order and calls each primitive's VJP rules.  The rules are
+written in funcgrad ops, so the backward pass is itself traceable: that gives
+higher-order derivatives, ``make_ir(grad(f))`` and ``jit(grad(f))`` with no
+further machinery.  Python control flow on concrete values works because the
+forward pass runs on real values.
+
+Only inputs that lead to a differentiated input get a cotangent: a VJP rule is
+called only for node inputs that are themselves on the tape.
+"""
+from ..core.avals import get_aval
+from ..core.primitive import is_float_value
+from ..core.trace import Trace, Tracer, new_trace
+
+
+class Node:
+    """One recorded primitive application (or an input, with ``prim`` None)."""
+
+    __slots__ = ("prim", "params", "inputs", "parents", "out")
+
+    def __init__(self, prim, params, inputs, parents, out):
+        self.prim, self.params, self.inputs, self.parents, self.out = prim, params, inputs, parents, out
+
+
+class ReverseTracer(Tracer):
+    __slots__ = ("primal", "node", "index")
+
+    def __init__(self, trace, primal, node, index):
+        self._trace, self.primal, self.node, self.index = trace, primal, node, index
+
+    @property
+    def aval(self):
+        return get_aval(self.primal)
+
+    shape = property(lambda self: self.primal.shape if hasattr(self.primal, "shape") else ())
+    dtype = property(lambda self: get_aval(self.primal).dtype)
+
+
+class ReverseTrace(Trace):
+    __slots__ = ()
+
+    def process(self, prim, args, params):
+        inputs, parents, any_parent = [], [], False
+        for a in args:
+            if isinstance(a, ReverseTracer) and a._trace is self:
+                inputs.append(a.primal)
+                parents.append(a)
+                any_parent = True
+            else:
+                inputs.append(a)
+                parents.append(None)
+        out = prim.bind(*inputs, **params)
+        if prim.nondiff or not any_parent:
+            return out
+        node = Node(prim, params, inputs, parents, out)
+        if prim.multiple_results:
+            return [ReverseTracer(self, o, node, i) if is_float_value(o) else o for i, o in enumerate(out)]
+        return ReverseTracer(self, out, node, 0) if is_float_value(out) else out
+
+    def concrete(self, tracer, what):
+        p = tracer.primal
+        return p._concrete(what) if isinstance(p, Tracer) else p
+
+
+def _toposort(roots):
+    """Nodes reachable from ``roots``, each after every node that consumes it."""
+    order, visited = [], set()
+    stack = [(n, False) for n in roots]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        if node.prim is not None:
+            for p in node.parents:
+                if p is not None and id(p.node) not in visited:
+                    stack.append((p.node, False))
+    order.reverse()
+    return order
+
+
+def _accumulate(cts, tracer, ct):
+    from ..primitives.elementwise import add
+    key = id(tracer.node)
+    slot = cts.get(key)
+    if slot is None:
+        slot = cts[key] = {}
+    prev = slot.get(tracer.index)
+    slot[tracer.index] = ct if prev is None else add(prev, ct)
+
+
+def backward(out_tracers, out_cts, in_tracers):
+    """Cotangents of ``in_tracers`` (None where zero) given cotangents of ``out_tracers``."""
+    cts = {}
+    roots = []
+    for t, ct in zip(out_tracers, out_cts, strict=True):
+        if t is not None and ct is not None:
+            _accumulate(cts, t, ct)
+            roots.append(t.node)
+    for node in _toposort(roots):
+        if node.prim is None:
+            continue
+        slot = cts.pop(id(node), None)
+        if slot is None:
+            continue
+        prim = node.prim
+        if prim.multiple_results:
+            g = tuple(slot.get(i) for i in range(len(node.out)))
+        else:
+            g = slot[0]
+        for i, parent in enumerate(node.parents):
+            if parent is None:
+                continue
+            ct = prim.vjp_rule(i, g, node.out, node.inputs, node.params)
+            if ct is not None:
+                _accumulate(cts, parent, ct)
+    result = []
+    for t in in_tracers:
+        slot = cts.get(id(t.node))
+        result.append(None if slot is None else slot.get(0))
+    return result
+
+
+def vjp_flat(fun, primals, origin=None):
+    """Run ``fun`` (flat -> flat) on the tape.
+
+    Returns ``(outs, backward_fn)`` where ``backward_fn(out_cts)`` gives the input
+    cotangents (None where zero), and a list of flags saying which outputs depend
+    on the inputs.
+    """
+    with new_trace(ReverseTrace, origin=origin) as trace:
+        ins = [ReverseTracer(trace, p, Node(None, None, None, None, p), 0) for p in primals]
+        outs = fun(*ins)
+        out_tracers, out_vals = [], []
+        for o in outs:
+            if isinstance(o, ReverseTracer) and o._trace is trace:
+                out_tracers.append(o)
+                out_vals.append(o.primal)
+            else:
+                out_tracers.append(None)
+                out_vals.append(o)
+
+    def backward_fn(out_cts):
+        return backward(out_tracers, out_cts, ins)
+
+    return out_vals, backward_fn
