@@ -13,6 +13,21 @@ import types
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
+def _package_dirs(*names):
+    import importlib.util
+    dirs = []
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        for d in (spec.submodule_search_locations or []) if spec else []:
+            dirs.append(os.path.abspath(d) + os.sep)
+    return dirs
+
+
+# Frames in these directories are never the user's: funcgrad's own, and jax's (jit
+# traces the user's function from inside jax.jit).
+_INTERNAL_DIRS = tuple([_PKG_DIR] + _package_dirs("jax", "jaxlib"))
+
+
 class FuncgradError(Exception):
     """Mixin base of every funcgrad exception."""
 
@@ -42,7 +57,7 @@ class TreeStructureError(FuncgradError, ValueError):
 
 
 def _is_internal(filename):
-    return filename.startswith(_PKG_DIR) and not filename.startswith(_PKG_DIR + "tests")
+    return filename.startswith(_INTERNAL_DIRS)
 
 
 def user_frame():
@@ -85,6 +100,12 @@ def api_boundary(fun):
             from .config import config
 
             if config.show_internal_frames:
+                raise
+            if sys.version_info >= (3, 11):
+                # A bare re-raise adds no traceback entry for this frame, so the last
+                # frame the user sees is theirs (their caller's, when the error was
+                # raised by funcgrad itself).
+                e.with_traceback(_filtered(e.__traceback__))
                 raise
             raise e.with_traceback(_filtered(e.__traceback__)) from e.__cause__
 

@@ -14,6 +14,11 @@ with all of its rules side by side:
 """
 import numpy as np
 
+from .avals import canonical_array
+from .trace import Tracer, eager, leak_error
+
+_SEQ = (list, tuple)
+
 REGISTRY = {}
 
 
@@ -33,8 +38,20 @@ class Primitive:
         return self.name
 
     def bind(self, *args, **params):
-        from .trace import bind
-        return bind(self, args, params)
+        """Apply the primitive: eagerly with NumPy, or through the innermost active trace."""
+        top = None
+        for a in args:
+            if isinstance(a, Tracer):
+                t = a._trace
+                if top is None or t.level > top.level:
+                    top = t
+            elif type(a) in _SEQ:
+                return self.bind(*[canonical_array(x) if type(x) in _SEQ else x for x in args], **params)
+        if top is None:
+            return eager(self, args, params)
+        if top.dead:
+            raise leak_error(self, top)
+        return top.process(self, args, params)
 
     def vjp_rule(self, i, g, ans, inputs, params):
         """Cotangent of input ``i`` given the output cotangent ``g`` (None means zero)."""

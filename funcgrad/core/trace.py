@@ -122,21 +122,6 @@ def find_top_trace(args):
     return top
 
 
-def bind(prim, args, params):
-    """Apply ``prim`` to ``args``: eagerly with NumPy, or through the highest active trace."""
-    top = None
-    for a in args:
-        if isinstance(a, Tracer):
-            t = a._trace
-            if top is None or t.level > top.level:
-                top = t
-    if top is None:
-        return eager(prim, args, params)
-    if top.dead:
-        raise leak_error(prim, top)
-    return top.process(prim, args, params)
-
-
 def leak_error(prim, trace):
     origin = f" created by {trace.origin}" if trace.origin else ""
     return TracerLeakError(
@@ -148,9 +133,6 @@ def leak_error(prim, trace):
 
 def eager(prim, args, params):
     """Run ``prim`` with its NumPy rule; on failure explain with the shape rule."""
-    if any(type(a) in (list, tuple) for a in args):
-        from .avals import canonical_array
-        args = [canonical_array(a) if type(a) in (list, tuple) else a for a in args]
     try:
         out = prim.impl(*args, **params)
     except (ValueError, TypeError, IndexError, np.exceptions.AxisError) as e:

@@ -11,9 +11,11 @@ def _axes(op, x, axis):
     nd = len(np.shape(x))
     if axis is None:
         return tuple(range(nd))
-    if isinstance(axis, (tuple, list)):
-        return normalize_axes(op, axis, nd, [get_aval(x)])
-    return normalize_axes(op, (axis,), nd, [get_aval(x)])
+    try:
+        return normalize_axes(op, axis if isinstance(axis, (tuple, list)) else (axis,), nd)
+    except ValueError:
+        normalize_axes(op, axis if isinstance(axis, (tuple, list)) else (axis,), nd, [get_aval(x)])
+        raise
 
 
 def _keep(x, out, axes, keepdims):

@@ -61,11 +61,14 @@ def aval(shape, dtype, weak=False):
 
 
 def normalize_axes(op, axes, ndim, avals=()):
+    """Axes as non-negative ints; a clear error for out-of-range ones."""
     out = []
     for a in axes:
         a = int(a)
-        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
-            raise shape_error(op, avals, f"axis {a} is out of bounds for an array of {ndim} dimensions",
-                              f"use an axis in [{-ndim}, {ndim})")
-        out.append(a % ndim if ndim else 0)
+        if a < 0:
+            a += ndim
+        if not 0 <= a < max(ndim, 1):
+            raise shape_error(op, avals, f"axis {a if a >= 0 else a - ndim} is out of bounds for an array of "
+                              f"{ndim} dimensions", f"use an axis in [{-ndim}, {ndim})")
+        out.append(a)
     return tuple(out)

@@ -5,6 +5,8 @@ tensordot), ``cholesky``, ``solve`` and ``slogdet``.
 over the contracting dimensions pairwise and keeps batch dimensions aligned; the
 result is laid out as ``batch, x free, y free`` (as ``lax.dot_general``).
 """
+import math
+
 import numpy as np
 import jax.numpy as jnp
 import jax.lax as lax
@@ -29,15 +31,23 @@ dot_general_p = Primitive("dot_general")
 def _dot_impl(x, y, *, contract, batch):
     x, y = np.asarray(x), np.asarray(y)
     (xc, yc), (xb, yb) = contract, batch
-    xf, yf = _free(x.ndim, xc, xb), _free(y.ndim, yc, yb)
-    xt = x if xb + xf + xc == tuple(range(x.ndim)) else x.transpose(xb + xf + xc)
-    yt = y if yb + yc + yf == tuple(range(y.ndim)) else y.transpose(yb + yc + yf)
+    nx, ny = x.ndim, y.ndim
+    if not xb:  # the common cases map straight onto one BLAS call
+        if xc == (nx - 1,) and ((ny == 2 and yc == (0,)) or (ny == 1 and yc == (0,))):
+            return np.matmul(x, y)
+        if nx == 2 and ny == 2:
+            a = x if xc == (1,) else x.T
+            b = y if yc == (0,) else y.T
+            return np.matmul(a, b)
+    xf, yf = _free(nx, xc, xb), _free(ny, yc, yb)
+    xt = x if xb + xf + xc == tuple(range(nx)) else x.transpose(xb + xf + xc)
+    yt = y if yb + yc + yf == tuple(range(ny)) else y.transpose(yb + yc + yf)
     bshape = tuple(x.shape[i] for i in xb)
-    m = int(np.prod([x.shape[i] for i in xf], dtype=np.int64))
-    n = int(np.prod([y.shape[i] for i in yf], dtype=np.int64))
-    k = int(np.prod([x.shape[i] for i in xc], dtype=np.int64))
+    m = math.prod(x.shape[i] for i in xf)
+    n = math.prod(y.shape[i] for i in yf)
+    k = math.prod(x.shape[i] for i in xc)
     if xb:
-        b = int(np.prod(bshape, dtype=np.int64))
+        b = math.prod(bshape)
         out = np.matmul(xt.reshape(b, m, k), yt.reshape(b, k, n))
     else:
         out = np.matmul(xt.reshape(m, k), yt.reshape(k, n))

@@ -21,11 +21,11 @@ import numpy as np
 
 from .. import tree as tree_util
 from ..config import config
-from ..core.avals import ShapedArray, get_aval
+from ..core.avals import ShapedArray, check_dtype, get_aval
 from ..core.ir import Literal
 from ..core.staging import stage
 from ..core.trace import Tracer
-from ..errors import api_boundary, user_location
+from ..errors import FuncgradError, _filtered, api_boundary, user_location
 
 logger = logging.getLogger("funcgrad.jit")
 _x64 = jax.enable_x64
@@ -71,7 +71,7 @@ def lower_ir(ir, args):
 def _jax_aval(x):
     a = getattr(x, "aval", None)
     weak = bool(getattr(a, "weak_type", False))
-    dtype = np.dtype(x.dtype)
+    dtype = check_dtype(x.dtype, "a jit argument")  # complex inputs: DTypeError, as eagerly
     if weak and dtype.kind == "f":
         dtype = np.dtype(np.float32)  # a Python float: funcgrad's weak float
     return ShapedArray(tuple(x.shape), dtype, weak)
@@ -175,6 +175,8 @@ class JitFunction:
             if any(isinstance(x, Tracer) for x in tree_util.leaves((args, kwargs))):
                 return self.fun(*args, **kwargs)  # inside another funcgrad transform: inline
             self._explain(e, args, kwargs)
+            if isinstance(e, FuncgradError) and not config.show_internal_frames:
+                e.with_traceback(_filtered(e.__traceback__))  # end the traceback at the user's frame
             raise
 
     def _explain(self, e, args, kwargs):
@@ -198,7 +200,9 @@ class JitFunction:
     def ir(self, *args, **kwargs):
         """The funcgrad IR traced for these arguments."""
         from ..api import make_ir
-        return make_ir(self.fun, static_argnums=self.static_argnums)(*args, **kwargs)
+        static_kw = {k: kwargs.pop(k) for k in self.static_argnames if k in kwargs}
+        fun = functools.partial(self.fun, **static_kw) if static_kw else self.fun
+        return make_ir(fun, static_argnums=self.static_argnums)(*args, **kwargs)
 
     def clear_cache(self):
         self._irs.clear()
