@@ -45,6 +45,19 @@ def _argnums_tuple(transform, argnums, nargs):
     return tuple(a % nargs for a in nums)
 
 
+def _finished_aux(aux):
+    """``aux`` as values of the enclosing level: tracers of the transform that just
+    finished (``has_aux`` outputs are not differentiated) are replaced by their primals."""
+    from .transforms.jvp import JVPTracer
+    from .transforms.reverse import ReverseTracer
+
+    def lower(x):
+        while isinstance(x, (JVPTracer, ReverseTracer)) and x._trace.dead:
+            x = x.primal
+        return x
+    return tree_util.map(lower, aux)
+
+
 def _flat_fun(fun, args, kwargs, argnums, in_tree, has_aux, aux_box, out_box):
     """A flat-to-flat version of ``fun`` differentiated in ``args[argnums]``."""
     def flat(*leaves):
@@ -97,7 +110,7 @@ def vjp(fun, *primals, has_aux=False):
         cts = [_fix_ct(c, p) for c, p in zip(cts, leaves, strict=True)]
         return tuple(tree_util.unflatten(in_tree, cts))
 
-    return (out, vjp_fn, aux[0]) if has_aux else (out, vjp_fn)
+    return (out, vjp_fn, _finished_aux(aux[0])) if has_aux else (out, vjp_fn)
 
 
 def _fix_ct(ct, primal):
@@ -146,7 +159,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
         grads = tree_util.unflatten(in_tree, cts)
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
         value = tree_util.unflatten(out_tree[0], outs)
-        return ((value, aux[0]), g) if has_aux else (value, g)
+        return ((value, _finished_aux(aux[0])), g) if has_aux else (value, g)
 
     return value_and_grad_fun
 
@@ -279,7 +292,7 @@ def jacfwd(fun, argnums=0, has_aux=False):
             inner = tree_util.unflatten(in_tree, per_in)
             blocks.append(inner[0] if isinstance(argnums, int) else inner)
         jac = tree_util.unflatten(out_tree[0], blocks)
-        return (jac, aux[0]) if has_aux else jac
+        return (jac, _finished_aux(aux[0])) if has_aux else jac
 
     return jac_fun
 
@@ -317,7 +330,7 @@ def jacrev(fun, argnums=0, has_aux=False):
             blocks.append(inner[0] if isinstance(argnums, int) else inner)
         jac = tree_util.unflatten(out_tree[0], blocks)
         _ = fnp
-        return (jac, aux[0]) if has_aux else jac
+        return (jac, _finished_aux(aux[0])) if has_aux else jac
 
     return jac_fun
 

@@ -24,7 +24,7 @@ REGISTRY = {}
 
 class Primitive:
     __slots__ = ("name", "multiple_results", "effectful", "impl", "shape", "jvp", "vjps",
-                 "lower", "batch", "nondiff", "__weakref__")
+                 "lower", "batch", "nondiff", "residuals", "__weakref__")
 
     def __init__(self, name, multiple_results=False, effectful=False, nondiff=False):
         self.name = name
@@ -32,6 +32,9 @@ class Primitive:
         self.effectful = effectful      # kept by dead-code elimination (debug_print)
         self.nondiff = nondiff          # outputs carry no derivative (comparisons, argmax)
         self.impl = self.shape = self.jvp = self.vjps = self.lower = self.batch = None
+        # What the VJP rules read: None (inputs and output), or a subset of {"inputs", "ans"};
+        # reverse mode keeps only abstract values (shape, dtype) of the rest.
+        self.residuals = None
         REGISTRY[name] = self
 
     def __repr__(self):

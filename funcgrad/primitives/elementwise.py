@@ -80,7 +80,7 @@ def _zeros_like_out(primals, prim):
 
 # ----------------------------------------------------------------------------- unary
 
-def _unary(name, np_fn, jnp_fn, deriv=None, zero_deriv=False, nondiff=False):
+def _unary(name, np_fn, jnp_fn, deriv=None, zero_deriv=False, nondiff=False, residuals=None):
     """Define a unary primitive from its NumPy function, jax function and derivative.
 
     ``deriv(x, ans)`` is ``d ans / d x`` written in funcgrad ops (so it is differentiable).
@@ -89,7 +89,9 @@ def _unary(name, np_fn, jnp_fn, deriv=None, zero_deriv=False, nondiff=False):
     prim.impl = np_fn
     prim.shape = _elementwise_shape(prim, np_fn)
     prim.lower = _lower_elementwise(jnp_fn)
+    prim.residuals = residuals
     if zero_deriv or nondiff:
+        prim.residuals = ()
         prim.jvp = lambda primals, tangents: (prim.bind(*primals), None)
         defvjp(prim, lambda g, ans, x: None)
     else:
@@ -112,26 +114,27 @@ def _bind1(prim):
 
 neg_p = _unary("neg", np.negative, jnp.negative, lambda x, ans: -1.0)
 neg_p.jvp = lambda primals, tangents: (neg_p.bind(primals[0]), neg(tangents[0]))
+neg_p.residuals = ()
 defvjp(neg_p, lambda g, ans, x: neg(g))
 sign_p = _unary("sign", np.sign, jnp.sign, zero_deriv=True)
 floor_p = _unary("floor", np.floor, jnp.floor, zero_deriv=True)
 ceil_p = _unary("ceil", np.ceil, jnp.ceil, zero_deriv=True)
 round_p = _unary("round", np.rint, jnp.round, zero_deriv=True)
-exp_p = _unary("exp", np.exp, jnp.exp, lambda x, ans: ans)
+exp_p = _unary("exp", np.exp, jnp.exp, lambda x, ans: ans, residuals=("ans",))
 log_p = _unary("log", np.log, jnp.log, lambda x, ans: div(1.0, x))
 log1p_p = _unary("log1p", np.log1p, jnp.log1p, lambda x, ans: div(1.0, add(x, 1.0)))
-expm1_p = _unary("expm1", np.expm1, jnp.expm1, lambda x, ans: add(ans, 1.0))
-sqrt_p = _unary("sqrt", np.sqrt, jnp.sqrt, lambda x, ans: div(0.5, ans))
-cbrt_p = _unary("cbrt", np.cbrt, jnp.cbrt, lambda x, ans: div(1.0, mul(3.0, mul(ans, ans))))
+expm1_p = _unary("expm1", np.expm1, jnp.expm1, lambda x, ans: add(ans, 1.0), residuals=("ans",))
+sqrt_p = _unary("sqrt", np.sqrt, jnp.sqrt, lambda x, ans: div(0.5, ans), residuals=("ans",))
+cbrt_p = _unary("cbrt", np.cbrt, jnp.cbrt, lambda x, ans: div(1.0, mul(3.0, mul(ans, ans))), residuals=("ans",))
 sin_p = _unary("sin", np.sin, jnp.sin, lambda x, ans: cos(x))
 cos_p = _unary("cos", np.cos, jnp.cos, lambda x, ans: neg(sin(x)))
-tan_p = _unary("tan", np.tan, jnp.tan, lambda x, ans: add(1.0, mul(ans, ans)))
+tan_p = _unary("tan", np.tan, jnp.tan, lambda x, ans: add(1.0, mul(ans, ans)), residuals=("ans",))
 asin_p = _unary("asin", np.arcsin, jnp.arcsin, lambda x, ans: div(1.0, sqrt(sub(1.0, mul(x, x)))))
 acos_p = _unary("acos", np.arccos, jnp.arccos, lambda x, ans: div(-1.0, sqrt(sub(1.0, mul(x, x)))))
 atan_p = _unary("atan", np.arctan, jnp.arctan, lambda x, ans: div(1.0, add(1.0, mul(x, x))))
 sinh_p = _unary("sinh", np.sinh, jnp.sinh, lambda x, ans: cosh(x))
 cosh_p = _unary("cosh", np.cosh, jnp.cosh, lambda x, ans: sinh(x))
-tanh_p = _unary("tanh", np.tanh, jnp.tanh, lambda x, ans: sub(1.0, mul(ans, ans)))
+tanh_p = _unary("tanh", np.tanh, jnp.tanh, lambda x, ans: sub(1.0, mul(ans, ans)), residuals=("ans",))
 asinh_p = _unary("asinh", np.arcsinh, jnp.arcsinh, lambda x, ans: div(1.0, sqrt(add(mul(x, x), 1.0))))
 acosh_p = _unary("acosh", np.arccosh, jnp.arccosh,
                  lambda x, ans: div(1.0, mul(sqrt(sub(x, 1.0)), sqrt(add(x, 1.0)))))
@@ -202,18 +205,19 @@ def _linear2(prim, sign_y):
         return ans, broadcast_to_shape(t, shape_of(ans))
 
     prim.jvp = jvp
+    prim.residuals = ()  # only the operands' shapes and dtypes
     defvjp(prim, lambda g, ans, x, y: unbroadcast(g, x),
            lambda g, ans, x, y: unbroadcast(g if sign_y > 0 else neg(g), y))
 
 
-def _max_partial(x, y, ans):  # 1 where x wins, 1/2 at ties (as JAX)
-    dt = dtype_of(ans)
-    return add(convert_element_type(gt(x, y), dt), mul(0.5, convert_element_type(eq(x, y), dt)))
+def _max_partial(x, y, ans):
+    """d max(x, y) / dx: 1 where x wins, 0 where y wins, 1/2 at ties (as JAX) --
+    written as (sign(x - y) + 1) / 2 to take few passes over the data."""
+    return mul(add(sign(sub(x, y)), 1.0), 0.5)
 
 
 def _min_partial(x, y, ans):
-    dt = dtype_of(ans)
-    return add(convert_element_type(lt(x, y), dt), mul(0.5, convert_element_type(eq(x, y), dt)))
+    return mul(add(sign(sub(y, x)), 1.0), 0.5)
 
 
 def _pow_dy(x, y, ans):
@@ -329,6 +333,7 @@ def _convert_jvp(primals, tangents, *, dtype):
 
 
 convert_p.jvp = _convert_jvp
+convert_p.residuals = ()
 defvjp(convert_p, lambda g, ans, x, *, dtype: convert_element_type(g, dtype_of(x))
        if dtype_of(x).kind == "f" else None)
 

@@ -78,6 +78,7 @@ def _gather_vjp(i, g, ans, x, *arrays, spec):
 
 
 defvjp_indexed(gather_p, _gather_vjp)
+gather_p.residuals = ("inputs",)  # the index arrays; x only by shape
 
 
 def gather(x, arrays, spec):

@@ -81,33 +81,24 @@ def dot_general(x, y, contract, batch=((), ())):
     return dot_general_p.bind(x, y, contract=c, batch=b)
 
 
-def _dot_transpose(g, y, ndim_x, xc, yc, xb, yb, swap):
-    """Cotangent of x for out = dot_general(x, y) (or of y when ``swap``)."""
-    ndim_y = len(shape_of(y))
-    xf = _free(ndim_x, xc, xb)
-    yf = _free(ndim_y, yc, yb)
-    nb = len(xb)
-    if swap:   # g is laid out (batch, y free, x free)
-        g_y = tuple(range(nb, nb + len(yf)))
-    else:      # g is laid out (batch, x free, y free)
-        g_y = tuple(range(nb + len(xf), nb + len(xf) + len(yf)))
-    out = dot_general(g, y, (g_y, yf), (tuple(range(nb)), yb))
-    # out is laid out (batch, x free, x contract in the order of sorted(yc))
-    order = list(xb) + list(xf) + [xc[i] for i in np.argsort(yc)]
-    return transpose(out, tuple(np.argsort(order)))
-
-
 def _dot_vjp(i, g, ans, x, y, *, contract, batch):
+    """Cotangents of ``dot_general``: contract ``g`` with the other operand over the
+    free dimensions, then permute into the operand's layout.  Both products come out
+    in natural layout for plain matrix products (``g @ y.T`` and ``x.T @ g``)."""
     (xc, yc), (xb, yb) = contract, batch
+    nx, ny = len(shape_of(x)), len(shape_of(y))
+    xf, yf = _free(nx, xc, xb), _free(ny, yc, yb)
+    nb = len(xb)
+    g_batch = tuple(range(nb))
+    g_xf = tuple(range(nb, nb + len(xf)))
+    g_yf = tuple(range(nb + len(xf), nb + len(xf) + len(yf)))
     if i == 0:
-        ct = _dot_transpose(g, y, len(shape_of(x)), xc, yc, xb, yb, swap=False)
-        return convert_element_type(ct, dtype_of(x))
-    nb, nxf = len(xb), len(_free(len(shape_of(x)), xc, xb))
-    nyf = len(_free(len(shape_of(y)), yc, yb))
-    # view g as laid out (batch, y free, x free) for the symmetric formula
-    perm = tuple(range(nb)) + tuple(range(nb + nxf, nb + nxf + nyf)) + tuple(range(nb, nb + nxf))
-    ct = _dot_transpose(transpose(g, perm), x, len(shape_of(y)), yc, xc, yb, xb, swap=False)
-    return convert_element_type(ct, dtype_of(y))
+        out = dot_general(g, y, (g_yf, yf), (g_batch, yb))   # (batch, x free, x contract by sorted yc)
+        order = list(xb) + list(xf) + [xc[list(yc).index(c)] for c in sorted(yc)]
+        return convert_element_type(transpose(out, tuple(np.argsort(order))), dtype_of(x))
+    out = dot_general(x, g, (xf, g_xf), (xb, g_batch))       # (batch, y contract by sorted xc, y free)
+    order = list(yb) + [yc[list(xc).index(c)] for c in sorted(xc)] + list(yf)
+    return convert_element_type(transpose(out, tuple(np.argsort(order))), dtype_of(y))
 
 
 def _dot_jvp(primals, tangents, *, contract, batch):

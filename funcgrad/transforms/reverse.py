@@ -10,9 +10,13 @@ further machinery.  Python control flow on concrete values works because the
 forward pass runs on real values.
 
 Only inputs that lead to a differentiated input get a cotangent: a VJP rule is
-called only for node inputs that are themselves on the tape.
+called only for node inputs that are themselves on the tape.  A node keeps only the
+residuals its VJP rules read (``Primitive.residuals``): ``exp`` keeps its output,
+``add`` and ``reshape`` keep no values at all, only shapes and dtypes.
 """
-from ..core.avals import get_aval
+import numpy as np
+
+from ..core.avals import ShapedArray, get_aval
 from ..core.primitive import is_float_value
 from ..core.trace import Trace, Tracer, new_trace
 
@@ -56,7 +60,12 @@ class ReverseTrace(Trace):
         out = prim.bind(*inputs, **params)
         if prim.nondiff or not any_parent:
             return out
-        node = Node(prim, params, inputs, parents, out)
+        keep = prim.residuals
+        if keep is None:
+            node = Node(prim, params, inputs, parents, out)
+        else:  # drop what the VJP rules never read; keep only its shape and dtype
+            node = Node(prim, params, inputs if "inputs" in keep else [_shape_only(x) for x in inputs],
+                        parents, out if "ans" in keep else _shape_only(out))
         if prim.multiple_results:
             return [ReverseTracer(self, o, node, i) if is_float_value(o) else o for i, o in enumerate(out)]
         return ReverseTracer(self, out, node, 0) if is_float_value(out) else out
@@ -64,6 +73,13 @@ class ReverseTrace(Trace):
     def concrete(self, tracer, what):
         p = tracer.primal
         return p._concrete(what) if isinstance(p, Tracer) else p
+
+
+def _shape_only(x):
+    """An array's abstract value in place of its data (scalars are cheaper kept)."""
+    if type(x) is np.ndarray and x.ndim:
+        return ShapedArray(x.shape, x.dtype)
+    return x
 
 
 def _toposort(roots):
