@@ -76,15 +76,25 @@ def user_location():
     return f"{f.f_code.co_filename}:{f.f_lineno} (in {f.f_code.co_name})"
 
 
-def _filtered(tb):
+def _filtered(tb, caller=None):
+    """The traceback without funcgrad's frames, ending at the user's innermost frame.
+
+    When every frame below the public entry point is internal (a direct call such as
+    ``fnp.dot(a, b)``), an entry for the calling user frame is added at the end, so
+    the last line shown is the user's.
+    """
     kept = []
     while tb is not None:
         if not _is_internal(tb.tb_frame.f_code.co_filename):
-            kept.append(tb)
+            if kept and kept[-1][0] is tb.tb_frame:
+                kept.pop()  # the same frame twice in a row: keep the innermost entry
+            kept.append((tb.tb_frame, tb.tb_lasti, tb.tb_lineno))
         tb = tb.tb_next
+    if not kept and caller is not None and not _is_internal(caller.f_code.co_filename):
+        kept.append((caller, caller.f_lasti, caller.f_lineno))
     new = None
-    for t in reversed(kept):
-        new = types.TracebackType(new, t.tb_frame, t.tb_lasti, t.tb_lineno)
+    for frame, lasti, lineno in reversed(kept):
+        new = types.TracebackType(new, frame, lasti, lineno)
     return new
 
 
@@ -101,12 +111,7 @@ def api_boundary(fun):
 
             if config.show_internal_frames:
                 raise
-            if sys.version_info >= (3, 11):
-                # A bare re-raise adds no traceback entry for this frame, so the last
-                # frame the user sees is theirs (their caller's, when the error was
-                # raised by funcgrad itself).
-                e.with_traceback(_filtered(e.__traceback__))
-                raise
-            raise e.with_traceback(_filtered(e.__traceback__)) from e.__cause__
+            tb = _filtered(e.__traceback__, sys._getframe(1))
+            raise e.with_traceback(tb) from e.__cause__
 
     return wrapper

@@ -183,7 +183,10 @@ class Row:
         return self._call(self.op.fn, dyn)
 
     def ref(self, *dyn):
-        return self._call(self.op.ref, dyn)
+        out = self._call(self.op.ref, dyn)
+        if dyn and all(type(a) in (bool, int, float) for a in dyn):
+            out = _weak_float32(out)
+        return out
 
     def jref(self, *dyn):
         return self._call(self.op.jref, dyn)
@@ -224,6 +227,15 @@ class Row:
 
 DEFAULT_TOL = {np.dtype(np.float16): (2e-3, 2e-3), np.dtype(np.float32): (2e-5, 2e-6),
                np.dtype(np.float64): (1e-10, 1e-12)}
+
+
+def _weak_float32(out):
+    """funcgrad's rule for weak inputs only: a float result materialises as float32."""
+    if isinstance(out, (tuple, list)):
+        return type(out)(_weak_float32(o) for o in out)
+    if np.asarray(out).dtype == np.float64:
+        return out.astype(np.float32)
+    return out
 
 
 def _resolve(mod, name):
@@ -455,8 +467,11 @@ OPS = [
 
     # ------------------------------------------------------------------ products and linear algebra
     op("dot", V("f64[3,4]", "f64[4,2]"), V("f32[3,4]", "f32[4]", grad=True), V("f32[4]", "f32[4]", grad=True),
-       V("f32[2,3,4]", "f32[4,5]", grad=True), V("f32[3]", 2.0), V("i32[3,4]", "i32[4]"), V("f32[2,3]", "f64[3]"),
+       V("f32[2,3,4]", "f32[4,5]", grad=True), V("i32[3,4]", "i32[4]"), V("f32[2,3]", "f64[3]"),
        V("f64[3]", "f64[3,2]", grad=True)),
+    # A Python scalar stays weak in dot (as in every funcgrad op); NumPy's dot alone would make it float64.
+    op("dot(x, scalar)", V("f32[3]", 2.0), V("f64[2,2]", 3), V(2, "i32[3]"), f=lambda m, x, y: m.dot(x, y),
+       ref=np.multiply),
     op("vdot", V("f64[3,4]", "f64[3,4]"), V("f32[6]", "f32[6]"), V("i32[3]", "i32[3]")),
     op("matmul", V("f64[3,4]", "f64[4,2]"), V("f32[2,3,4]", "f32[4,5]", grad=True),
        V("f32[2,1,3,4]", "f32[5,4,2]", grad=True), V("f32[4]", "f32[4,3]", grad=True),

@@ -138,14 +138,25 @@ def eager(prim, args, params):
     except (ValueError, TypeError, IndexError, np.exceptions.AxisError) as e:
         if isinstance(e, (ShapeError, DTypeError)):
             raise
-        # The shape rule names the operation, the shapes and the user's line.
+        error = _explain(prim, args, params)
+        if error is None:
+            raise
+    else:
+        if type(out) is np.float64 and all(type(a) in (int, float, bool) for a in args):
+            out = np.float32(out)  # weak Python floats alone materialise as float32
+        if config.debug_nans:
+            check_nans(prim, out)
+        return out
+    raise error from None
+
+
+def _explain(prim, args, params):
+    """The shape rule's error (naming the operation, shapes and user's line), if it has one."""
+    try:
         abstract_eval(prim, [get_aval(a) for a in args], params)
-        raise
-    if type(out) is np.float64 and all(type(a) in (int, float, bool) for a in args):
-        out = np.float32(out)  # weak Python floats alone materialise as float32
-    if config.debug_nans:
-        check_nans(prim, out)
-    return out
+    except (ShapeError, DTypeError, IndexError) as e:
+        return e
+    return None
 
 
 def abstract_eval(prim, avals, params):

@@ -47,3 +47,21 @@ def result_type(*args):
 
 def issubdtype(arg1, arg2):
     return _np.issubdtype(arg1, arg2)
+
+
+def _wrap_public():
+    """Give every public function an API boundary (internal frames leave tracebacks).
+
+    Only the names in this namespace are wrapped; funcgrad's own code calls the
+    unwrapped functions, so nested calls pay nothing."""
+    import types as _types
+    from ..errors import api_boundary
+    g = globals()
+    for name, val in list(g.items()):
+        if not name.startswith("_") and isinstance(val, _types.FunctionType):
+            g[name] = api_boundary(val)
+    for name in ("norm", "inv", "solve", "det", "slogdet", "cholesky"):
+        setattr(linalg, name, api_boundary(getattr(linalg, name)))
+
+
+_wrap_public()

@@ -28,6 +28,14 @@ def _has_tracer(x):
     return False
 
 
+def _flat(x):
+    return [e for item in x for e in _flat(item)] if isinstance(x, (list, tuple)) else [x]
+
+
+def _has_array(x):
+    return any(isinstance(e, (np.ndarray, np.generic)) for e in _flat(x))
+
+
 def asarray(a, dtype=None, copy=None):
     """``a`` as an array: tracers pass through (converted to ``dtype`` if given)."""
     if isinstance(a, Tracer):
@@ -39,6 +47,8 @@ def asarray(a, dtype=None, copy=None):
         from ._shape import stack
         out = stack([asarray(e) for e in a])
         return out if dtype is None else asarray(out, dtype)
+    if dtype is None and isinstance(a, (list, tuple)) and _has_array(a):
+        dtype = result_dtype(*_flat(a))  # Python floats beside arrays are weak: [f32, 1.5] is float32
     if isinstance(a, Array) and (dtype is None or a.dtype == dtype) and not copy:
         return a
     if hasattr(a, "__jax_array__") or type(a).__module__.startswith("jax"):

@@ -30,6 +30,9 @@ def _kind(x):
 
 
 def positive(x):
+    if type(x) in (bool, int, float):
+        from ._array import asarray
+        return asarray(x)  # a Python scalar becomes an array (weak float -> float32)
     return x
 
 
@@ -67,6 +70,10 @@ def reciprocal(x):
 
 
 def round(a, decimals=0):  # noqa: A001  (NumPy's name)
+    if _kind(a) in "iub":
+        if decimals >= 0:
+            return a  # NumPy: rounding integers keeps them (and their dtype)
+        return E.convert_element_type(round(E.convert_element_type(a, np.float64), decimals), get_aval(a).dtype)
     if decimals == 0:
         return rint(a)
     scale = 10.0 ** decimals
@@ -119,6 +126,11 @@ def logaddexp(x, y):
 
 
 def hypot(x, y):
+    from ._array import result_dtype
+    dt = result_dtype(x, y)
+    if dt.kind == "f":  # NumPy computes in the result dtype (f32 x with f64 y: all in f64)
+        x, y = (E.convert_element_type(v, dt) if get_aval(v).dtype != dt and not get_aval(v).weak_type else v
+                for v in (x, y))
     return sqrt(add(multiply(x, x), multiply(y, y)))
 
 

@@ -105,12 +105,12 @@ def broadcast_shapes(*shapes):
 
 def broadcast_arrays(*args):
     shape = np.broadcast_shapes(*[np.shape(a) for a in args])
-    return [S.broadcast_to(a, shape) for a in args]
+    return tuple(S.broadcast_to(a, shape) for a in args)  # a tuple, as NumPy 2
 
 
 def atleast_1d(*arys):
-    res = [reshape(a, (1,)) if _nd(a) == 0 else a for a in arys]
-    return res[0] if len(res) == 1 else res
+    res = tuple(reshape(a, (1,)) if _nd(a) == 0 else a for a in arys)
+    return res[0] if len(res) == 1 else res  # several inputs: a tuple, as NumPy 2
 
 
 def atleast_2d(*arys):
@@ -118,7 +118,7 @@ def atleast_2d(*arys):
     for a in arys:
         nd = _nd(a)
         res.append(reshape(a, (1, 1)) if nd == 0 else reshape(a, (1,) + tuple(np.shape(a))) if nd == 1 else a)
-    return res[0] if len(res) == 1 else res
+    return res[0] if len(res) == 1 else tuple(res)
 
 
 def atleast_3d(*arys):
@@ -126,7 +126,7 @@ def atleast_3d(*arys):
     for a in arys:
         s = tuple(np.shape(a))
         res.append(reshape(a, {0: (1, 1, 1), 1: (1,) + s + (1,), 2: s + (1,)}.get(len(s), s)))
-    return res[0] if len(res) == 1 else res
+    return res[0] if len(res) == 1 else tuple(res)
 
 
 def concatenate(arrays, axis=0, dtype=None):

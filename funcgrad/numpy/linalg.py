@@ -64,6 +64,8 @@ def cholesky(a):
 def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002  (NumPy's name)
     """Vector and matrix norms (NumPy's ``ord`` conventions, no SVD-based ones)."""
     x = _arr(x)
+    if get_aval(x).dtype.kind != "f":
+        x = E.convert_element_type(x, np.float64)  # NumPy: norms of integers and bools are float64
     nd = len(np.shape(x))
     if axis is None and ord is None:
         out = M.sqrt(R.sum(E.mul(x, x)))
