@@ -12,6 +12,7 @@ are funcgrad tracers, e.g. ``grad(jit(f))``), it is inlined into that transform.
 """
 import collections
 import functools
+import inspect
 import logging
 import threading
 
@@ -102,9 +103,14 @@ class JitFunction:
     def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=()):
         functools.update_wrapper(self, fun)
         self.fun = fun
-        self.static_argnums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
-        self.static_argnames = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
-        self._jitted = jax.jit(self._trace, static_argnums=self.static_argnums,
+        nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+        names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
+        self.static_argnums, self.static_argnames = _resolve_statics(fun, nums, names)
+        @functools.wraps(fun)  # named after the user's function in jax's logs and HLO
+        def traced(*args, **kwargs):
+            return self._trace(*args, **kwargs)
+
+        self._jitted = jax.jit(traced, static_argnums=self.static_argnums,
                                static_argnames=self.static_argnames, donate_argnums=donate_argnums)
         self._irs = collections.OrderedDict()
         self._last_key = None
@@ -207,6 +213,19 @@ class JitFunction:
     def clear_cache(self):
         self._irs.clear()
         self._jitted.clear_cache()
+
+
+def _resolve_statics(fun, nums, names):
+    """Static arguments by position and by name, each completed from the other (as jax does)."""
+    try:
+        params = list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):
+        return nums, names
+    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    nums = tuple(sorted({n % len(positional) if positional and n < 0 else n for n in nums}
+                        | {positional.index(k) for k in names if k in positional}))
+    names = tuple(dict.fromkeys(list(names) + [positional[n] for n in nums if n < len(positional)]))
+    return nums, names
 
 
 def jit(fun=None, static_argnums=(), static_argnames=(), donate_argnums=()):
