@@ -3,6 +3,7 @@ readable IR.  ``import funcgrad as fg; import funcgrad.numpy as fnp``."""
 from . import primitives as _primitives  # noqa: F401  (registers every primitive)
 from . import errors, tree
 from . import numpy  # noqa: F401
+from . import optim, serialization  # noqa: F401
 from .api import (debug_print, eval_ir, eval_shape, grad, hessian, jacfwd, jacrev, jvp, linearize, make_ir,
                   stop_gradient, value_and_grad, vjp)
 from .config import config
@@ -15,4 +16,4 @@ __version__ = "0.1.0"
 
 __all__ = ["grad", "value_and_grad", "jvp", "vjp", "linearize", "jacfwd", "jacrev", "hessian", "make_ir",
            "eval_ir", "eval_shape", "stop_gradient", "custom_jvp", "custom_vjp", "checkpoint", "remat",
-           "debug_print", "jit", "config", "errors", "tree", "numpy", "ShapedArray", "IR"]
+           "debug_print", "jit", "config", "errors", "tree", "numpy", "optim", "serialization", "ShapedArray", "IR"]

@@ -5,11 +5,11 @@ All three keep the same two moment buffers and share :func:`adam_direction`.
 from typing import Any, NamedTuple
 
 from .. import numpy as fnp
-from .base import (Optimizer, as_schedule, cast, check_hyperparam, check_structure, count_as, dtype_of,
-                   decay_flags, increment, is_static_zero, map_n, require_params, zero_count,
+from .base import (Optimizer, as_schedule, by_dtype, cast, check_hyperparam, check_structure, count_as,
+                   decay_flags, dtype_of, eager_inputs, increment, is_static_zero, map_n, require_params, zero_count,
                    zeros_like_tree)
 
-__all__ = ["adam", "adamw", "lamb", "AdamState", "AdamWState", "LambState", "adam_direction"]
+__all__ = ["adam", "adamw", "lamb", "AdamState", "AdamWState", "LambState", "adam_direction", "adam_constants"]
 
 
 class AdamState(NamedTuple):
@@ -36,24 +36,27 @@ class LambState(NamedTuple):
     v: Any
 
 
-def adam_direction(g, m, v, t1, b1, b2, eps):
+def adam_constants(t1, b1, b2, eps, dtype):
+    """``(b1, b2, eps, 1 - b1^(t+1), 1 - b2^(t+1))`` in ``dtype``: the per-step constants of
+    :func:`adam_direction`, computed once per dtype rather than once per leaf."""
+    b1, b2, eps = cast(b1, dtype), cast(b2, dtype), cast(eps, dtype)
+    tf = count_as(t1, dtype)
+    return b1, b2, eps, 1 - b1 ** tf, 1 - b2 ** tf
+
+
+def adam_direction(g, m, v, constants):
     r"""One leaf of Adam: ``(d, m', v')`` with
 
     .. math::
         m' = \beta_1 m + (1-\beta_1) g \quad v' = \beta_2 v + (1-\beta_2) g^2 \quad
         d = \frac{m' / (1-\beta_1^{t+1})}{\sqrt{v' / (1-\beta_2^{t+1})} + \epsilon}
 
-    where ``t1`` is the step count after this step (:math:`t+1`).  Every constant is
-    cast to ``g``'s dtype first.
+    where ``constants`` is :func:`adam_constants` for ``g``'s dtype.
     """
-    dt = dtype_of(g)
-    b1, b2, eps = cast(b1, dt), cast(b2, dt), cast(eps, dt)
-    tf = count_as(t1, dt)
+    b1, b2, eps, bc1, bc2 = constants
     m = b1 * m + (1 - b1) * g
     v = b2 * v + (1 - b2) * (g * g)
-    m_hat = m / (1 - b1 ** tf)
-    v_hat = v / (1 - b2 ** tf)
-    return m_hat / (fnp.sqrt(v_hat) + eps), m, v
+    return (m / bc1) / (fnp.sqrt(v / bc2) + eps), m, v
 
 
 def _adam_like(name, state_cls, learning_rate, b1, b2, eps, weight_decay, mask, trust_ratio):
@@ -68,6 +71,7 @@ def _adam_like(name, state_cls, learning_rate, b1, b2, eps, weight_decay, mask, 
         return state_cls(t=zero_count(), m=zeros_like_tree(params), v=zeros_like_tree(params))
 
     def update(grads, state, params=None):
+        grads, state, params = eager_inputs(grads, state, params)
         check_structure(f"{name} update", grads, state.m, names=("grads", "state.m"))
         check_structure(f"{name} update", grads, state.v, names=("grads", "state.v"))
         if needs_params:
@@ -78,10 +82,11 @@ def _adam_like(name, state_cls, learning_rate, b1, b2, eps, weight_decay, mask, 
         t1 = increment(state.t)
         ref = grads if params is None else params   # params where the math reads them
         decay = decay_flags(mask, ref, use_decay, name)
+        constants = by_dtype(lambda dt: adam_constants(t1, b1, b2, eps, dt))
 
         def step(g, m, v, p, wd_here):
             dt = dtype_of(g)
-            d, m, v = adam_direction(g, m, v, t1, b1, b2, eps)
+            d, m, v = adam_direction(g, m, v, constants(dt))
             if wd_here:
                 d = d + cast(weight_decay, dt) * p
             if trust_ratio:

@@ -2,8 +2,8 @@
 from typing import Any, NamedTuple
 
 from .. import numpy as fnp
-from .base import (Optimizer, as_schedule, cast, check_hyperparam, check_structure, dtype_of, full_like_tree,
-                   increment, is_static_zero, map_n, zero_count, zeros_like_tree)
+from .base import (Optimizer, as_schedule, cast, check_hyperparam, check_structure, dtype_of, eager_inputs,
+                   full_like_tree, increment, is_static_zero, map_n, zero_count, zeros_like_tree)
 
 __all__ = ["rmsprop", "adagrad", "RMSpropState", "AdagradState"]
 
@@ -55,6 +55,7 @@ def rmsprop(learning_rate, decay=0.99, eps=1e-8, momentum=0.0, centered=False, e
                             momentum_buffer=zeros_like_tree(params) if use_momentum else None)
 
     def update(grads, state, params=None):
+        grads, state, params = eager_inputs(grads, state, params)
         names = ["square_avg"] + (["grad_avg"] if centered else []) + (["momentum_buffer"] if use_momentum else [])
         for field in names:
             check_structure("rmsprop update", grads, getattr(state, field), names=("grads", f"state.{field}"))
@@ -109,6 +110,7 @@ def adagrad(learning_rate, eps=1e-10, initial_accumulator_value=0.0, eps_in_sqrt
         return AdagradState(t=zero_count(), sum_of_squares=full_like_tree(params, initial_accumulator_value))
 
     def update(grads, state, params=None):
+        grads, state, params = eager_inputs(grads, state, params)
         check_structure("adagrad update", grads, state.sum_of_squares, names=("grads", "state.sum_of_squares"))
         if params is not None:
             check_structure("adagrad update", grads, params, names=("grads", "params"))

@@ -92,6 +92,10 @@ def dtype_of(x):
     return x.dtype if hasattr(x, "dtype") else fnp.asarray(x).dtype
 
 
+def _is_jax_array(x):
+    return type(x).__module__.startswith("jax")
+
+
 def cast(value, dtype):
     """``value`` in ``dtype``: Python scalars stay weak (they adopt the leaf's dtype in
     arithmetic); arrays, NumPy scalars and traced values are converted.
@@ -101,14 +105,38 @@ def cast(value, dtype):
     """
     if is_python_scalar(value):
         return value
-    if dtype_of(value) == dtype:
-        return value
-    return fnp.asarray(value, dtype=dtype)
+    if _is_jax_array(value) or dtype_of(value) != dtype:
+        return fnp.asarray(value, dtype=dtype)
+    return value
 
 
 def as_dtype(x, dtype):
     """``x`` converted to ``dtype`` when it is not already (no copy otherwise)."""
-    return x if dtype_of(x) == dtype else fnp.asarray(x, dtype=dtype)
+    return x if dtype_of(x) == dtype and not _is_jax_array(x) else fnp.asarray(x, dtype=dtype)
+
+
+def eager_inputs(*trees):
+    """The trees with their ``jax.Array`` leaves (results of ``jit``) as funcgrad eager arrays.
+
+    Eager updates are NumPy computations.  A ``jax.Array`` leaf would send Python
+    operators (``b1 * m``) to jax, which computes in float32 unless jax's x64 mode is
+    on; converting at the door keeps float64 runs float64.  Traced values and NumPy
+    arrays pass through untouched.
+    """
+    return tuple(None if t is None else tree.map(lambda x: fnp.asarray(x) if _is_jax_array(x) else x, t)
+                 for t in trees)
+
+
+def by_dtype(fn):
+    """``dtype -> fn(dtype)``, computed once per dtype: per-step constants shared by the leaves."""
+    cache = {}
+
+    def get(dtype):
+        if dtype not in cache:
+            cache[dtype] = fn(dtype)
+        return cache[dtype]
+
+    return get
 
 
 def zero_count():
@@ -222,6 +250,7 @@ def apply_updates(params, updates):
     The optimizer's updates already carry the sign: ``apply_updates(p, u) = p + u``.
     """
     check_structure("apply_updates", params, updates, names=("params", "updates"))
+    params, updates = eager_inputs(params, updates)
     return tree.map(lambda p, u: as_dtype(p + u, dtype_of(p)), params, updates)
 
 

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 from .. import numpy as fnp
 from .. import tree
-from .base import (EmptyState, Optimizer, cast, check_hyperparam, check_structure, decay_flags, dtype_of,
+from .base import (EmptyState, Optimizer, cast, check_hyperparam, check_structure, decay_flags, dtype_of, eager_inputs,
                    increment, map_n, require_params, zero_count)
 
 __all__ = ["clip_by_global_norm", "clip", "add_decayed_weights", "scale", "scale_by_schedule",
@@ -46,6 +46,7 @@ def clip_by_global_norm(max_norm):
     check_hyperparam(max_norm, "max_norm", "clip_by_global_norm")
 
     def update(grads, state, params=None):
+        grads, state, params = eager_inputs(grads, state, params)
         if not tree.leaves(grads):
             return grads, state
         norm = global_norm(grads)
@@ -61,6 +62,7 @@ def clip(max_delta):
     check_hyperparam(max_delta, "max_delta", "clip")
 
     def update(grads, state, params=None):
+        grads, state, params = eager_inputs(grads, state, params)
         def one(u):
             d = cast(max_delta, dtype_of(u))
             return fnp.clip(u, -d, d)
@@ -80,6 +82,7 @@ def add_decayed_weights(weight_decay=0.0, mask=None):
     check_hyperparam(weight_decay, "weight_decay", "add_decayed_weights")
 
     def update(grads, state, params=None):
+        grads, state, params = eager_inputs(grads, state, params)
         require_params("add_decayed_weights", params, "it adds weight_decay * params")
         check_structure("add_decayed_weights", grads, params, names=("updates", "params"))
         flags = decay_flags(mask, params, True, "add_decayed_weights")
@@ -98,6 +101,7 @@ def scale(step_size):
     check_hyperparam(step_size, "step_size", "scale")
 
     def update(grads, state, params=None):
+        grads, state, params = eager_inputs(grads, state, params)
         return tree.map(lambda u: cast(step_size, dtype_of(u)) * u, grads), state
 
     return Optimizer(_empty_init, update)
@@ -114,6 +118,7 @@ def scale_by_schedule(step_size_fn):
         return ScaleByScheduleState(count=zero_count())
 
     def update(grads, state, params=None):
+        grads, state, params = eager_inputs(grads, state, params)
         s = step_size_fn(state.count)
         return (tree.map(lambda u: cast(s, dtype_of(u)) * u, grads),
                 ScaleByScheduleState(count=increment(state.count)))

@@ -2,7 +2,7 @@
 from typing import Any, NamedTuple
 
 from .. import numpy as fnp
-from .base import (Optimizer, as_schedule, cast, check_hyperparam, check_structure, decay_flags, dtype_of,
+from .base import (Optimizer, as_schedule, cast, check_hyperparam, check_structure, decay_flags, dtype_of, eager_inputs,
                    increment, is_static_zero, map_n, require_params, zero_count, zeros_like_tree)
 
 __all__ = ["lion", "LionState"]
@@ -36,6 +36,7 @@ def lion(learning_rate, b1=0.9, b2=0.99, weight_decay=1e-3, mask=None):
         return LionState(t=zero_count(), m=zeros_like_tree(params))
 
     def update(grads, state, params=None):
+        grads, state, params = eager_inputs(grads, state, params)
         check_structure("lion update", grads, state.m, names=("grads", "state.m"))
         if use_decay:
             require_params("lion", params, "decoupled weight decay; pass weight_decay=0.0 to go without")

@@ -2,7 +2,7 @@
 from typing import Any, NamedTuple
 
 from .. import tree
-from .base import (Optimizer, as_schedule, cast, check_hyperparam, check_structure, dtype_of, increment,
+from .base import (Optimizer, as_schedule, cast, check_hyperparam, check_structure, dtype_of, eager_inputs, increment,
                    is_static_zero, map_n, require_params, zero_count, zeros_like_tree)
 
 __all__ = ["sgd", "SGDState"]
@@ -53,6 +53,7 @@ def sgd(learning_rate, momentum=0.0, nesterov=False, weight_decay=0.0):
         return SGDState(t=zero_count(), momentum_buffer=zeros_like_tree(params) if use_momentum else None)
 
     def update(grads, state, params=None):
+        grads, state, params = eager_inputs(grads, state, params)
         if params is not None:
             check_structure("sgd update", grads, params, names=("grads", "params"))
         if use_momentum:

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import numpy as fnp
 from .. import tree
-from .base import (EmptyState, Optimizer, as_dtype, check_structure, dtype_of, highest_float_dtype,
+from .base import (EmptyState, Optimizer, as_dtype, check_structure, dtype_of, eager_inputs, highest_float_dtype,
                    increment, mask_leaves, tree_where, zero_count, zeros_like_tree)
 
 __all__ = ["masked", "freeze", "apply_if_finite", "multi_steps", "inject_hyperparams", "MaskedNode",
@@ -87,6 +87,7 @@ def masked(inner, mask):
         return MaskedState(inner_state=inner.init(_select(params, flags)))
 
     def update(grads, state, params=None):
+        grads, state, params = eager_inputs(grads, state, params)
         if params is not None:
             check_structure("masked update", grads, params, names=("grads", "params"))
         flags = mask_leaves(mask, grads if params is None else params, "masked")
@@ -112,6 +113,7 @@ def freeze(mask, inner=None):
 
     if inner is None:
         def update(grads, state, params=None):
+            grads, state, params = eager_inputs(grads, state, params)
             return zero_frozen(grads, mask_leaves(mask, grads if params is None else params, "freeze")), state
         return Optimizer(lambda params: EmptyState(), update)
 
@@ -122,6 +124,7 @@ def freeze(mask, inner=None):
     wrapped = masked(inner, trainable)
 
     def update(grads, state, params=None):
+        grads, state, params = eager_inputs(grads, state, params)
         updates, state = wrapped.update(grads, state, params)
         return zero_frozen(updates, mask_leaves(mask, grads if params is None else params, "freeze")), state
 
@@ -150,6 +153,7 @@ def apply_if_finite(inner, max_consecutive_errors):
                                   total_notfinite=zero_count(), inner_state=inner.init(params))
 
     def update(grads, state, params=None):
+        grads, state, params = eager_inputs(grads, state, params)
         finite = _all_finite(grads)
         notfinite_count = fnp.asarray(fnp.where(finite, zero_count(), increment(state.notfinite_count)),
                                       dtype=fnp.int32)
@@ -183,6 +187,7 @@ def multi_steps(opt, every_k):
                                acc_grads=zeros_like_tree(params))
 
     def update(grads, state, params=None):
+        grads, state, params = eager_inputs(grads, state, params)
         check_structure("multi_steps update", grads, state.acc_grads, names=("grads", "state.acc_grads"))
         n1 = state.mini_step + 1
 
@@ -266,6 +271,7 @@ def inject_hyperparams(inner_factory, static_args=()):
                                           inner_state=inner_factory(**other, **hps).init(params))
 
         def update(grads, state, params=None):
+            grads, state, params = eager_inputs(grads, state, params)
             hps = current(state.hyperparams, state.count, highest_float_dtype(grads))
             updates, inner_state = inner_factory(**other, **hps).update(grads, state.inner_state, params)
             return updates, InjectHyperparamsState(count=increment(state.count), hyperparams=hps,

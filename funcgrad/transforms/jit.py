@@ -114,7 +114,7 @@ class JitFunction:
                                static_argnames=self.static_argnames, donate_argnums=donate_argnums)
         self._irs = collections.OrderedDict()
         self._last_key = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._warm = False
         self.trace_count = 0
 

@@ -1,0 +1,214 @@
+"""Checkpoints: exact round trips, atomic writes, clear errors on corrupt files and mismatched structures."""
+import collections
+import os
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+
+import funcgrad as fg
+import funcgrad.optim as fo
+import funcgrad.serialization as ser
+from funcgrad.errors import TreeStructureError
+
+
+class Pair(NamedTuple):
+    """A user NamedTuple at module level (importable by qualified name)."""
+
+    first: object
+    second: object
+
+
+def params():
+    rng = np.random.default_rng(0)
+    return {"dense": {"w": rng.normal(size=(3, 2)).astype(np.float32), "b": np.zeros(2, np.float32)},
+            "scale": np.asarray(1.5, np.float64), "steps": np.arange(3, dtype=np.int64)}
+
+
+def assert_same_tree(a, b):
+    la, ta = fg.tree.flatten(a)
+    lb, tb = fg.tree.flatten(b)
+    assert ta == tb
+    for x, y in zip(la, lb, strict=True):
+        assert type(x) is type(y) or (isinstance(x, np.ndarray) and isinstance(y, np.ndarray))
+        assert np.asarray(x).dtype == np.asarray(y).dtype and np.shape(x) == np.shape(y)
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_params_round_trip_dtype_and_structure_exact(tmp_path):
+    path = tmp_path / "params.npz"
+    ser.save(path, params())
+    assert_same_tree(ser.load(path), params())
+
+
+@pytest.mark.parametrize("make", [lambda: fo.adam(1e-3), lambda: fo.sgd(0.1, momentum=0.9),
+                                  lambda: fo.rmsprop(1e-3, centered=True),
+                                  lambda: fo.chain(fo.clip_by_global_norm(1.0), fo.adamw(1e-3)),
+                                  lambda: fo.masked(fo.lion(1e-3), {"dense": True, "scale": False, "steps": False}),
+                                  lambda: fo.inject_hyperparams(fo.adam)(learning_rate=1e-3),
+                                  lambda: fo.multi_steps(fo.apply_if_finite(fo.lamb(1e-3), 2), 2)],
+                         ids=["adam", "sgd", "rmsprop", "chain", "masked", "inject", "multi_steps"])
+def test_optimizer_states_come_back_as_the_same_namedtuples(tmp_path, make):
+    p = {k: v for k, v in params().items() if k != "steps"}
+    p["steps"] = np.ones(3, np.float32)
+    opt = make()
+    state = opt.init(p)
+    _, state = opt.update(fg.tree.map(np.ones_like, p), state, p)
+    path = tmp_path / "state.npz"
+    ser.save(path, state)
+    loaded = ser.load(path)
+    assert_same_tree(loaded, state)
+    assert type(loaded) is type(state)
+    assert_same_tree(ser.load(path, like=opt.init(p)), state)
+    _, again = opt.update(fg.tree.map(np.ones_like, p), loaded, p)          # the loaded state works
+    assert fg.tree.structure(again) == fg.tree.structure(state)
+
+
+def test_adam_state_fields_after_load(tmp_path):
+    state = fo.adam(1e-3).init({"w": np.ones(2)})
+    ser.save(tmp_path / "s.npz", state)
+    loaded = ser.load(tmp_path / "s.npz")
+    assert type(loaded) is fo.AdamState
+    assert loaded.t.dtype == np.int32 and loaded.t.shape == ()
+
+
+def test_containers_scalars_and_none_round_trip(tmp_path):
+    tree = {"list": [np.float32(1.5), 2, 3.25, True], "tuple": (None, np.int8(3)),
+            "ints": {7: Pair(np.ones(1), None), 3: np.ones(2)},
+            "od": collections.OrderedDict([("z", np.zeros(1)), ("a", np.ones((0, 2)))]), "empty": {}}
+    ser.save(tmp_path / "t.npz", tree)
+    loaded = ser.load(tmp_path / "t.npz")
+    assert_same_tree(loaded, tree)
+    assert type(loaded["list"][1]) is int and type(loaded["list"][2]) is float and loaded["list"][3] is True
+    assert type(loaded["list"][0]) is np.float32
+    assert type(loaded["ints"][7]) is Pair and loaded["tuple"][0] is None
+    assert type(loaded["od"]) is collections.OrderedDict and list(loaded["od"]) == ["z", "a"]
+
+
+def test_jit_outputs_and_bfloat16_round_trip(tmp_path):
+    import jax.numpy as jnp
+    tree = {"j": jnp.arange(3.0), "bf16": jnp.ones(2, jnp.bfloat16)}
+    ser.save(tmp_path / "j.npz", tree)
+    loaded = ser.load(tmp_path / "j.npz")
+    assert loaded["bf16"].dtype == jnp.bfloat16
+    np.testing.assert_array_equal(np.asarray(loaded["j"]), np.arange(3.0, dtype=np.asarray(tree["j"]).dtype))
+
+
+def test_load_with_like_of_another_structure_names_the_first_differing_path(tmp_path):
+    path = tmp_path / "p.npz"
+    ser.save(path, params())
+    other = params()
+    other["dense"] = {"w": other["dense"]["w"], "bias": other["dense"]["b"]}
+    with pytest.raises(TreeStructureError, match=r"\['dense'\]\['b'\].*\['dense'\]\['bias'\]"):
+        ser.load(path, like=other)
+    with pytest.raises(TreeStructureError):
+        ser.load(path, like=[1, 2, 3, 4])
+
+
+def test_load_with_like_of_another_namedtuple_type_is_a_structure_error(tmp_path):
+    ser.save(tmp_path / "s.npz", fo.adam(1e-3).init({"w": np.ones(2)}))
+    with pytest.raises(TreeStructureError):
+        ser.load(tmp_path / "s.npz", like=fo.lamb(1e-3).init({"w": np.ones(2)}))
+
+
+@pytest.mark.parametrize("damage", ["truncate_half", "truncate_to_zero", "flip_byte_in_data", "garbage",
+                                    "plain_npz"])
+def test_truncated_or_corrupt_files_raise_a_clear_error_naming_the_file(tmp_path, damage):
+    path = tmp_path / "ckpt.npz"
+    ser.save(path, {"w": np.arange(1000, dtype=np.float64)})
+    data = path.read_bytes()
+    if damage == "truncate_half":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "truncate_to_zero":
+        path.write_bytes(b"")
+    elif damage == "flip_byte_in_data":
+        i = data.index(np.arange(1000, dtype=np.float64).tobytes()[800:808])
+        path.write_bytes(data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:])
+    elif damage == "garbage":
+        path.write_bytes(b"not a checkpoint at all" * 10)
+    else:
+        np.savez(path, w=np.ones(2))
+    with pytest.raises(ser.CheckpointError, match="ckpt.npz") as info:
+        ser.load(path)
+    assert isinstance(info.value, ValueError)
+
+
+def test_missing_file_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        ser.load(tmp_path / "nope.npz")
+
+
+def test_a_crash_in_the_rename_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.npz"
+    ser.save(path, {"w": np.ones(3)})
+
+    def crash(src, dst):
+        raise OSError("simulated crash before the rename")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="simulated"):
+        ser.save(path, {"w": np.zeros(3), "extra": np.ones(1)})
+    monkeypatch.undo()
+    np.testing.assert_array_equal(ser.load(path)["w"], np.ones(3))
+    assert sorted(os.listdir(tmp_path)) == ["ckpt.npz"]          # no temporary file left behind
+
+
+def test_a_crash_mid_write_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.npz"
+    ser.save(path, {"w": np.ones(3)})
+    real_write = np.lib.format.write_array
+    calls = []
+
+    def write_then_die(fp, array, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:                    # die after part of the file is written
+            fp.write(b"\x00" * 100)
+            raise KeyboardInterrupt("simulated crash mid-write")
+        return real_write(fp, array, *args, **kwargs)
+
+    monkeypatch.setattr(np.lib.format, "write_array", write_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        ser.save(path, {"a": np.zeros(3), "b": np.zeros(5)})
+    monkeypatch.undo()
+    assert calls
+    np.testing.assert_array_equal(ser.load(path)["w"], np.ones(3))
+    assert sorted(os.listdir(tmp_path)) == ["ckpt.npz"]
+
+
+def test_a_failed_fsync_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.npz"
+    ser.save(path, {"w": np.ones(3)})
+    monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        ser.save(path, {"w": np.zeros(3)})
+    monkeypatch.undo()
+    np.testing.assert_array_equal(ser.load(path)["w"], np.ones(3))
+
+
+def test_saving_overwrites_and_creates_no_pickles(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    ser.save(path, {"w": np.ones(3)})
+    ser.save(str(path), {"w": np.full(3, 2.0)})
+    np.testing.assert_array_equal(ser.load(str(path))["w"], 2.0)
+    with np.load(path, allow_pickle=False) as npz:         # every member loads without pickle
+        for name in npz.files:
+            npz[name]
+
+
+def test_unsaveable_leaves_raise_type_error(tmp_path):
+    with pytest.raises(TypeError, match="leaf 0"):
+        ser.save(tmp_path / "x.npz", {"s": "text"})
+    with pytest.raises(TypeError):
+        ser.save(tmp_path / "x.npz", {"o": np.array([object()])})
+    assert not os.listdir(tmp_path)
+
+
+def test_namedtuple_that_cannot_be_imported_needs_like(tmp_path):
+    class Local(NamedTuple):
+        a: object
+
+    ser.save(tmp_path / "l.npz", Local(np.ones(1)))
+    with pytest.raises(ser.CheckpointError, match="like="):
+        ser.load(tmp_path / "l.npz")
+    loaded = ser.load(tmp_path / "l.npz", like=Local(np.zeros(1)))
+    assert type(loaded) is Local
