@@ -343,7 +343,11 @@ def hessian(fun, argnums=0):
 # ----------------------------------------------------------------------------- IR
 
 def _static_split(args, static_argnums):
-    nums = tuple(a % len(args) for a in ((static_argnums,) if isinstance(static_argnums, int) else static_argnums))
+    # Indices beyond the positional arguments given (a static argument passed by keyword)
+    # are ignored, as jax.jit does; negative ones count from the end.
+    n = len(args)
+    nums = tuple(a % n for a in ((static_argnums,) if isinstance(static_argnums, int) else static_argnums)
+                 if -n <= a < n)
     dyn = tuple(a for i, a in enumerate(args) if i not in nums)
     return nums, dyn
 

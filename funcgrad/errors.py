@@ -111,6 +111,12 @@ def api_boundary(fun):
 
             if config.show_internal_frames:
                 raise
+            if sys.version_info >= (3, 11):
+                # A bare re-raise adds no traceback entry for this wrapper, so no funcgrad
+                # frame is left; when every frame below was internal, the caller's entry
+                # (added as the error leaves this frame) is the last one.
+                e.with_traceback(_filtered(e.__traceback__))
+                raise
             tb = _filtered(e.__traceback__, sys._getframe(1))
             raise e.with_traceback(tb) from e.__cause__
 

@@ -8,7 +8,7 @@ import dataclasses
 
 import jax.tree_util as _jtu
 
-from .errors import TreeStructureError, user_location
+from .errors import TreeStructureError, api_boundary, user_location
 
 PyTreeDef = _jtu.PyTreeDef
 
@@ -67,6 +67,7 @@ def check_same_structure(what, a, b, names=("first", "second"), is_leaf=None):
         )
 
 
+@api_boundary
 def map(f, tree, *rest, is_leaf=None):  # noqa: A001  (mirrors jax.tree.map)
     """Apply ``f`` leafwise over one or more pytrees of one structure."""
     for i, r in enumerate(rest):

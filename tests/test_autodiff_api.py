@@ -12,6 +12,10 @@ import pytest
 import funcgrad as fg
 import funcgrad.numpy as fnp
 
+# GPUs may run float32 matmuls in TF32 (jax's default precision): compare float32
+# results of jax programs with NumPy's more loosely there.
+F32_RTOL = 1e-5 if jax.default_backend() == "cpu" else 5e-3
+
 
 def assert_tree_close(got, want, rtol=1e-6, atol=1e-6, check_dtype=True):
     g_leaves, g_tree = jax.tree_util.tree_flatten(got)
@@ -43,7 +47,7 @@ def f_jax(x, w):
 def test_grad_argnums_matches_jax(argnums):
     got = fg.grad(f_fg, argnums=argnums)(X64, W64)
     with jax.enable_x64(True):
-        want = jax.grad(f_jax, argnums=argnums)(X64, W64)
+        want = jax.jit(jax.grad(f_jax, argnums=argnums))(X64, W64)
     if isinstance(argnums, tuple):
         assert isinstance(got, tuple) and len(got) == 2
     assert_tree_close(got, want)
@@ -58,7 +62,7 @@ def test_grad_returns_numpy_arrays_eagerly():
 def test_value_and_grad_matches_jax():
     (v, g) = fg.value_and_grad(f_fg, argnums=(0, 1))(X64, W64)
     with jax.enable_x64(True):
-        jv, jg = jax.value_and_grad(f_jax, argnums=(0, 1))(X64, W64)
+        jv, jg = jax.jit(jax.value_and_grad(f_jax, argnums=(0, 1)))(X64, W64)
     assert_tree_close(v, jv)
     assert_tree_close(g, jg)
 
@@ -129,11 +133,16 @@ def test_gradients_keep_the_primal_dtype(dtype):
     assert fg.hessian(lambda x: fnp.sum(x ** 3))(x).dtype == dtype
 
 
+def test_float64_gradients_of_division_by_python_scalars_are_exact():
+    assert fg.grad(lambda w: w / 5)(np.float64(1.0)) == 0.2
+    np.testing.assert_allclose(fg.grad(fnp.mean)(np.ones(5)), np.full(5, 0.2), rtol=1e-15)
+
+
 def test_float32_gradients_match_jax_default_precision():
     x, w = X64.astype(np.float32), W64.astype(np.float32)
     got = fg.grad(f_fg, argnums=(0, 1))(x, w)
-    want = jax.grad(f_jax, argnums=(0, 1))(x, w)
-    assert_tree_close(got, want, rtol=1e-5, atol=1e-5)
+    want = jax.jit(jax.grad(f_jax, argnums=(0, 1)))(x, w)
+    assert_tree_close(got, want, rtol=F32_RTOL, atol=1e-5)
 
 
 def test_mixed_precision_args_get_their_own_dtypes():
@@ -166,17 +175,17 @@ def piecewise(x):
     elif x > -1:
         return -x
     y = x
-    while y < 10.0:
+    while fnp.abs(y) < 10.0:
         y = y * 2.0
     return y
 
 
-@pytest.mark.parametrize("x, want", [(2.0, 12.0), (-0.5, -1.0), (-3.0, 32.0)])
+@pytest.mark.parametrize("x, want", [(2.0, 12.0), (-0.5, -1.0), (-3.0, 4.0)])
 def test_python_control_flow_on_concrete_values_under_grad(x, want):
     assert float(fg.grad(piecewise)(x)) == pytest.approx(want)
 
 
-@pytest.mark.parametrize("x, want", [(2.0, 12.0), (-0.5, -1.0), (-3.0, 32.0)])
+@pytest.mark.parametrize("x, want", [(2.0, 12.0), (-0.5, -1.0), (-3.0, 4.0)])
 def test_python_control_flow_on_concrete_values_under_jvp_and_vjp(x, want):
     _, t = fg.jvp(piecewise, (x,), (1.0,))
     assert float(t) == pytest.approx(want)
@@ -190,7 +199,12 @@ def test_concrete_values_convert_to_python_under_grad():
         k = float(x) if x.item() > 0 else 0.0
         return x * n + k
 
-    assert float(fg.grad(f)(2.5)) == 2.0
+    assert float(fg.grad(f)(np.float32(2.5))) == 2.0
+    assert float(fg.grad(f)(np.array(2.5))) == 2.0
+
+
+def test_item_of_a_traced_python_scalar_under_grad():
+    assert float(fg.grad(lambda x: x * x.item())(2.5)) == 2.5
 
 
 # ----------------------------------------------------------------------------- jvp / vjp / linearize
@@ -199,7 +213,7 @@ def test_jvp_matches_jax():
     tx, tw = np.array([1.0, 0.5, -2.0]), np.ones_like(W64)
     out, t = fg.jvp(f_fg, (X64, W64), (tx, tw))
     with jax.enable_x64(True):
-        jout, jt = jax.jvp(f_jax, (X64, W64), (tx, tw))
+        jout, jt = jax.jit(lambda p, t: jax.jvp(f_jax, p, t))((X64, W64), (tx, tw))
     assert_tree_close((out, t), (jout, jt))
 
 
@@ -297,7 +311,7 @@ Y = (np.float64(2.0), np.array([1.0, 3.0]))
 def test_jacobians_of_pytrees_match_jax(which, argnums):
     got = getattr(fg, which)(g_fg, argnums=argnums)(X64, Y)
     with jax.enable_x64(True):
-        want = getattr(jax, which)(g_jax, argnums=argnums)(X64, Y)
+        want = jax.jit(getattr(jax, which)(g_jax, argnums=argnums))(X64, Y)
     assert_tree_close(got, want)
 
 
@@ -314,7 +328,7 @@ def test_jacobian_shapes_are_out_shape_plus_in_shape(which):
     J = getattr(fg, which)(lambda w: fnp.tanh(w * 2.0).T)(W64)
     assert J.shape == (2, 3, 3, 2)
     with jax.enable_x64(True):
-        np.testing.assert_allclose(J, jax.jacfwd(lambda w: jnp.tanh(w * 2.0).T)(W64), rtol=1e-12)
+        np.testing.assert_allclose(J, jax.jit(jax.jacfwd(lambda w: jnp.tanh(w * 2.0).T))(W64), rtol=1e-12)
 
 
 @pytest.mark.parametrize("argnums", [0, (0, 1)])
@@ -323,7 +337,7 @@ def test_hessian_matches_jax(argnums):
     jf = lambda x, y: jnp.sum(jnp.sin(x) * y) ** 2 + jnp.prod(x)
     got = fg.hessian(f, argnums=argnums)(X64, X64 + 1.0)
     with jax.enable_x64(True):
-        want = jax.hessian(jf, argnums=argnums)(X64, X64 + 1.0)
+        want = jax.jit(jax.hessian(jf, argnums=argnums))(X64, X64 + 1.0)
     assert_tree_close(got, want, rtol=1e-10, atol=1e-12)
 
 
@@ -333,7 +347,7 @@ def test_hessian_of_dict_input_matches_jax():
     jf = lambda p: jnp.sum(jnp.tanh(X64 @ p["w"] + p["b"]) ** 2)
     got = fg.hessian(f)(p)
     with jax.enable_x64(True):
-        want = jax.hessian(jf)(p)
+        want = jax.jit(jax.hessian(jf))(p)
     assert_tree_close(got, want, rtol=1e-10, atol=1e-12)
 
 

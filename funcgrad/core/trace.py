@@ -142,12 +142,23 @@ def eager(prim, args, params):
         if error is None:
             raise
     else:
-        if type(out) is np.float64 and all(type(a) in (int, float, bool) for a in args):
-            out = np.float32(out)  # weak Python floats alone materialise as float32
+        t = type(out)
+        if t is np.ndarray:
+            if out.dtype.kind == "c":
+                raise DTypeError(f"{prim.name}: complex numbers are outside this version of funcgrad "
+                                 f"(at {user_location()}).\nFix: use real floating-point arrays.")
+            if out.dtype == np.float64 and type(args[0]) in _PY and all(type(a) in _PY for a in args):
+                out = out.astype(np.float32)  # an array made from weak Python floats only: float32
+        elif t in _NP_SCALARS and type(args[0]) in _PY and all(type(a) in _PY for a in args):
+            out = out.item()  # Python scalars in, a weak Python scalar out (exact, no rounding)
         if config.debug_nans:
             check_nans(prim, out)
         return out
     raise error from None
+
+
+_PY = (int, float, bool)
+_NP_SCALARS = (np.float64, np.int64, np.bool_, np.float32)
 
 
 def _explain(prim, args, params):

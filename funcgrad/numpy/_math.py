@@ -30,6 +30,9 @@ def _kind(x):
 
 
 def positive(x):
+    if _kind(x) == "b":
+        from ..errors import DTypeError
+        raise DTypeError("positive: not defined for booleans (as in NumPy); use logical_not or astype(int)")
     if type(x) in (bool, int, float):
         from ._array import asarray
         return asarray(x)  # a Python scalar becomes an array (weak float -> float32)
@@ -43,13 +46,14 @@ def logical_xor(x, y):
 def invert(x):
     if _kind(x) == "b":
         return logical_not(x)
-    return bitwise_xor(x, -1)
+    return bitwise_xor(x, np.array(-1).astype(get_aval(x).dtype))  # all bits set, in x's dtype (uint8 too)
 
 
 bitwise_not = invert
 
 
 def exp2(x):
+    x, = _in_float(np.exp2, x)
     return power(2.0, x)
 
 
@@ -62,15 +66,21 @@ def log10(x):
 
 
 def square(x):
+    if _kind(x) == "b":
+        x = E.convert_element_type(x, np.int8)  # NumPy: square of booleans is int8
     return multiply(x, x)
 
 
 def reciprocal(x):
+    if _kind(x) in "iub":  # NumPy: integer reciprocal truncates (0 unless |x| == 1); booleans as int8
+        if _kind(x) == "b":
+            x = E.convert_element_type(x, np.int8)
+        return where(equal(abs(x), 1), x, np.zeros((), get_aval(x).dtype))
     return divide(1.0, x)
 
 
 def round(a, decimals=0):  # noqa: A001  (NumPy's name)
-    if _kind(a) in "iub":
+    if _kind(a) in "iu":
         if decimals >= 0:
             return a  # NumPy: rounding integers keeps them (and their dtype)
         return E.convert_element_type(round(E.convert_element_type(a, np.float64), decimals), get_aval(a).dtype)
@@ -120,17 +130,26 @@ def where(condition, x=None, y=None):
 
 
 def logaddexp(x, y):
+    x, y = _in_float(np.logaddexp, x, y)
     amax = maximum(x, y)
     delta = subtract(x, y)
     return where(isnan(delta), add(x, y), add(amax, log1p(exp(negative(abs(delta))))))
 
 
-def hypot(x, y):
+def _in_float(np_fn, *xs):
+    """The operands in the dtype NumPy's ufunc ``np_fn`` computes in: the promoted float
+    dtype, or for ints and bools the float dtype NumPy picks (bool, uint8: float16).
+    Weak Python scalars stay weak."""
     from ._array import result_dtype
-    dt = result_dtype(x, y)
-    if dt.kind == "f":  # NumPy computes in the result dtype (f32 x with f64 y: all in f64)
-        x, y = (E.convert_element_type(v, dt) if get_aval(v).dtype != dt and not get_aval(v).weak_type else v
-                for v in (x, y))
+    dt = result_dtype(*xs)
+    if dt.kind != "f":
+        dt = np_fn(*[np.zeros((), dt)] * len(xs)).dtype
+    return [E.convert_element_type(v, dt) if get_aval(v).dtype != dt and not get_aval(v).weak_type else v
+            for v in xs]
+
+
+def hypot(x, y):
+    x, y = _in_float(np.hypot, x, y)
     return sqrt(add(multiply(x, x), multiply(y, y)))
 
 

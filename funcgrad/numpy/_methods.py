@@ -1,4 +1,6 @@
 """Operators and array methods of traced values (and ``.at`` of eager arrays)."""
+import numpy as np
+
 from ..core.trace import Tracer
 from . import _math as M
 from . import _products as P
@@ -64,5 +66,5 @@ def install():
     def copy(self):
         return self
     Tracer.copy = copy
-    Tracer.item = lambda self: self._concrete("item()").item()
-    Tracer.tolist = lambda self: self._concrete("tolist()").tolist()
+    Tracer.item = lambda self: np.asarray(self._concrete("item()")).item()
+    Tracer.tolist = lambda self: np.asarray(self._concrete("tolist()")).tolist()

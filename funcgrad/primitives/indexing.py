@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from ..core.primitive import Primitive, defvjp, defvjp_indexed
 from ..errors import user_location
 from ._util import aval, dtype_of, shape_of
-from .elementwise import convert_element_type, eq, mul, select, unbroadcast
+from .elementwise import add, convert_element_type, div, eq, mul, select, unbroadcast
 
 
 def build_index(spec, arrays):
@@ -129,6 +129,18 @@ def _scatter_lower(ctx, x, updates, *arrays, spec, mode):
     return {"set": ref.set, "add": ref.add, "mul": ref.multiply, "min": ref.min, "max": ref.max}[mode](u)
 
 
+def _may_repeat(x, arrays, spec):
+    """Can two updates land on the same element?  Only with index arrays: concrete ones
+    are checked; traced ones might."""
+    if not arrays:
+        return False
+    if not all(isinstance(a, np.ndarray) for a in arrays):
+        return True
+    shape = shape_of(x)
+    hit = np.arange(int(np.prod(shape, dtype=np.int64))).reshape(shape)[build_index(spec, arrays)]
+    return np.unique(hit).size != hit.size
+
+
 def _scatter_jvp(primals, tangents, *, spec, mode):
     x, u, *arrays = primals
     tx, tu = tangents[0], tangents[1]
@@ -142,6 +154,11 @@ def _scatter_jvp(primals, tangents, *, spec, mode):
         return ans, scatter(zx, zu, arrays, spec, mode)
     if mode == "mul":
         t = scatter(zx, u, arrays, spec, "mul")
+        if tu is None:
+            return ans, t
+        if _may_repeat(x, arrays, spec):
+            # out = x * (product of the updates hitting each element): d out = out * sum_k du_k / u_k
+            return ans, add(t, mul(ans, scatter(np.zeros(shape_of(x), dt), div(tu, u), arrays, spec, "add")))
         return ans, scatter(t, mul(gather(x, arrays, spec), zu), arrays, spec, "add")
     # min / max: the tangent of whichever value won (both at ties)
     t = select(eq(x, ans), zx, np.zeros((), dt))
@@ -162,7 +179,10 @@ def _scatter_vjp(i, g, ans, x, u, *arrays, spec, mode):
         return select(eq(x, ans), g, np.zeros((), dtype_of(g)))
     gu = gather(g, arrays, spec)
     if mode == "mul":
-        gu = mul(gu, gather(x, arrays, spec))
+        if _may_repeat(x, arrays, spec):  # d out / d u_k = out / u_k (the other updates' product included)
+            gu = div(mul(gu, gather(ans, arrays, spec)), u)
+        else:
+            gu = mul(gu, gather(x, arrays, spec))
     elif mode in ("min", "max"):
         gu = select(eq(u, gather(ans, arrays, spec)), gu, np.zeros((), dtype_of(g)))
     return unbroadcast(gu, u)

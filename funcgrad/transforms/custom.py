@@ -27,10 +27,14 @@ class _ClosureRule(Primitive):
     __slots__ = ()
 
     def vjp_rule(self, i, g, ans, inputs, params):
+        # ``bwd`` gives every input's cotangent at once: run it once per backward pass
+        # (one ``g``), not once per input -- and again for the next pass (a vjp_fn or
+        # jacrev runs several backward passes over one tape).
         memo = params["memo"]
-        if "cts" not in memo:
-            g = [np.zeros(np.shape(a), _dtype(a)) if c is None else c for c, a in zip(g, ans, strict=True)]
-            memo["cts"] = params["bwd"](g)
+        if memo.get("g") is not g:
+            full = [np.zeros(np.shape(a), _dtype(a)) if c is None else c for c, a in zip(g, ans, strict=True)]
+            memo["cts"] = params["bwd"](full)
+            memo["g"] = g
         return memo["cts"][i]
 
 

@@ -1,0 +1,344 @@
+"""funcgrad's errors: each has the contract's class, and its message names the
+operation, the shapes/dtypes involved, the user's file:line and a fix.  Tracebacks of
+funcgrad errors end with the user's frame unless ``config.show_internal_frames``.
+
+Lines the messages must point at carry a ``# LINE:name`` marker; :func:`line` finds them.
+"""
+import os
+import traceback
+
+import numpy as np
+import pytest
+
+import funcgrad as fg
+import funcgrad.numpy as fnp
+from funcgrad.errors import (ConcretizationError, DTypeError, NonDifferentiableError, ShapeError, TracerLeakError,
+                             TreeStructureError)
+
+FILE = os.path.abspath(__file__)
+PKG = os.path.dirname(os.path.abspath(fg.__file__)) + os.sep
+with open(FILE) as _f:
+    _SOURCE = _f.read().splitlines()
+
+
+def line(name):
+    """``test_errors.py:N``, N being the line marked ``# LINE:name``."""
+    tag = f"# LINE:{name}"
+    hits = [i + 1 for i, text in enumerate(_SOURCE) if text.rstrip().endswith(tag)]
+    assert len(hits) == 1, tag
+    return f"test_errors.py:{hits[0]}"
+
+
+def assert_names(err, *parts):
+    msg = str(err)
+    for p in parts:
+        assert p in msg, f"{p!r} not in message:\n{msg}"
+
+
+def frames(err):
+    return traceback.extract_tb(err.__traceback__)
+
+
+def assert_ends_in_user_code(err):
+    tb = frames(err)
+    assert tb[-1].filename == FILE, [f"{f.filename}:{f.lineno}" for f in tb]
+    assert not any(f.filename.startswith(PKG) for f in tb), [f"{f.filename}:{f.lineno}" for f in tb]
+
+
+A = np.ones((2, 3), np.float32)
+B = np.ones((4, 5), np.float32)
+
+
+# ----------------------------------------------------------------------------- ShapeError
+
+def bad_matmul(x, y):
+    return fnp.sum(x @ y)  # LINE:matmul
+
+
+def bad_add(x, y):
+    return fnp.sum(x + y)  # LINE:add
+
+
+RUNNERS = {
+    "make_ir": lambda f, *a: fg.make_ir(f)(*a),
+    "jit": lambda f, *a: fg.jit(f)(*a),
+    "grad": lambda f, *a: fg.grad(f)(*a),
+    "jvp": lambda f, *a: fg.jvp(f, a, tuple(np.zeros_like(x) for x in a)),
+    "vjp": lambda f, *a: fg.vjp(f, *a),
+    "jacrev": lambda f, *a: fg.jacrev(f)(*a),
+    "jit(grad)": lambda f, *a: fg.jit(fg.grad(f))(*a),
+}
+
+
+@pytest.mark.parametrize("how", list(RUNNERS))
+def test_shape_error_of_matmul_under_transforms(how):
+    with pytest.raises(ShapeError) as e:
+        RUNNERS[how](bad_matmul, A, B)
+    assert isinstance(e.value, ValueError)
+    assert_names(e.value, "dot_general", "a @ b", "f32[2,3]", "f32[4,5]", line("matmul"), "bad_matmul", "Fix")
+    assert_ends_in_user_code(e.value)
+    assert frames(e.value)[-1].lineno == int(line("matmul").split(":")[1])
+
+
+@pytest.mark.parametrize("how", list(RUNNERS))
+def test_shape_error_of_broadcasting_under_transforms(how):
+    with pytest.raises(ShapeError) as e:
+        RUNNERS[how](bad_add, A, B)
+    assert_names(e.value, "add", "broadcast", "f32[2,3]", "f32[4,5]", line("add"), "Fix")
+    assert_ends_in_user_code(e.value)
+
+
+def test_shape_errors_eagerly_name_the_operation_shapes_and_line():
+    with pytest.raises(ShapeError) as e:
+        fnp.matmul(A, B)  # LINE:eager_matmul
+    assert_names(e.value, "dot_general", "f32[2,3]", "f32[4,5]", line("eager_matmul"), "Fix")
+    with pytest.raises(ShapeError) as e:
+        fnp.add(fnp.ones((2, 3)), fnp.ones((4,)))  # LINE:eager_add
+    assert_names(e.value, "add", "f32[2,3]", "f32[4]", line("eager_add"), "Fix")
+    with pytest.raises(ShapeError) as e:
+        fnp.reshape(fnp.ones(6), (4, 2))  # LINE:eager_reshape
+    assert_names(e.value, "reshape", line("eager_reshape"))
+
+
+def test_eager_error_tracebacks_end_in_user_code():
+    with pytest.raises(ShapeError) as e:
+        fnp.matmul(A, B)  # LINE:eager_tb
+    assert_ends_in_user_code(e.value)
+    assert frames(e.value)[-1].lineno == int(line("eager_tb").split(":")[1])
+
+
+def test_show_internal_frames_keeps_funcgrad_frames(monkeypatch):
+    monkeypatch.setattr(fg.config, "show_internal_frames", True)
+    for run in (RUNNERS["grad"], RUNNERS["jit"], RUNNERS["make_ir"]):
+        with pytest.raises(ShapeError) as e:
+            run(bad_matmul, A, B)
+        assert any(f.filename.startswith(PKG) for f in frames(e.value))
+        assert frames(e.value)[-1].filename.startswith(PKG)   # raised inside a shape rule
+
+
+def test_errors_raised_by_the_api_itself_end_in_the_callers_frame():
+    with pytest.raises(NonDifferentiableError) as e:
+        fg.grad(lambda x: x)(np.arange(3))  # LINE:api_raise
+    tb = frames(e.value)
+    assert tb[-1].filename == FILE and tb[-1].lineno == int(line("api_raise").split(":")[1])
+
+
+# ----------------------------------------------------------------------------- DTypeError
+
+C = np.ones(2, np.complex128)
+
+
+@pytest.mark.parametrize("how", ["asarray", "array", "zeros", "grad", "jit", "jit_scalar", "make_ir", "jvp", "vjp"])
+def test_complex_inputs_raise_dtype_error(how):
+    f = lambda x: fnp.sum(x * 2.0)
+    run = {
+        "asarray": lambda: fnp.asarray(C),  # LINE:complex_asarray
+        "array": lambda: fnp.array([1j, 2.0]),  # LINE:complex_array
+        "zeros": lambda: fnp.zeros(3, np.complex64),  # LINE:complex_zeros
+        "grad": lambda: fg.grad(f)(C),  # LINE:complex_grad
+        "jit": lambda: fg.jit(f)(C),  # LINE:complex_jit
+        "jit_scalar": lambda: fg.jit(f)(1j),  # LINE:complex_jit_scalar
+        "make_ir": lambda: fg.make_ir(f)(C),  # LINE:complex_make_ir
+        "jvp": lambda: fg.jvp(f, (C,), (C,)),  # LINE:complex_jvp
+        "vjp": lambda: fg.vjp(f, C),  # LINE:complex_vjp
+    }[how]
+    with pytest.raises(DTypeError) as e:
+        run()
+    assert isinstance(e.value, TypeError)
+    assert_names(e.value, "complex", line(f"complex_{how}"), "Fix")
+    assert_ends_in_user_code(e.value)
+
+
+def test_complex_ndarray_into_an_eager_op_raises_dtype_error():
+    with pytest.raises(DTypeError):
+        fnp.exp(C)
+
+
+# ----------------------------------------------------------------------------- ConcretizationError
+
+def branchy(x):
+    if x > 0:  # LINE:branch
+        return x
+    return -x
+
+
+@pytest.mark.parametrize("how", ["jit", "make_ir", "jit(grad)"])
+def test_python_control_flow_on_traced_values_raises_concretization_error(how):
+    with pytest.raises(ConcretizationError) as e:
+        RUNNERS[how](branchy, 1.0)
+    assert isinstance(e.value, TypeError)
+    assert_names(e.value, "branchy", line("branch"), "lax.cond", "while_loop", "static_argnums", "bool()")
+    assert_ends_in_user_code(e.value)
+
+
+def test_concretization_error_for_int_float_and_indexing():
+    def to_int(x):
+        return fnp.zeros(int(x))  # LINE:int
+
+    with pytest.raises(ConcretizationError) as e:
+        fg.jit(to_int)(3)
+    assert_names(e.value, "int()", "to_int", line("int"))
+    with pytest.raises(ConcretizationError):
+        fg.make_ir(lambda x: float(x))(1.0)
+
+
+def test_the_suggested_static_argnums_fix_works():
+    assert float(fg.jit(branchy, static_argnums=0)(-2.0)) == 2.0
+
+
+# ----------------------------------------------------------------------------- TracerLeakError
+
+def test_tracer_leaked_from_jit_raises_when_used_later():
+    leaked = []
+
+    def keep(x):
+        leaked.append(x)
+        return x + 1.0
+
+    fg.jit(keep)(np.ones(2))
+    with pytest.raises(TracerLeakError) as e:
+        fnp.sin(leaked[0])  # LINE:leak
+    assert isinstance(e.value, TypeError)
+    assert_names(e.value, "sin", "jit of keep", line("leak"), "Fix")
+    with pytest.raises(TracerLeakError):
+        leaked[0] + 1.0
+
+
+def test_tracer_leaked_from_grad_raises_when_used_later():
+    leaked = []
+
+    def keep(x):
+        leaked.append(x)
+        return x * 2.0
+
+    fg.grad(keep)(1.0)
+    with pytest.raises(TracerLeakError) as e:
+        fg.jit(lambda y: y * leaked[0])(1.0)
+    assert_names(e.value, "grad of keep")
+
+
+# ----------------------------------------------------------------------------- item assignment
+
+@pytest.mark.parametrize("how", ["jit", "make_ir", "grad"])
+def test_item_assignment_on_a_traced_value_names_at(how):
+    def assign(x):
+        x[0] = 1.0  # LINE:setitem
+        return fnp.sum(x)
+
+    with pytest.raises(TypeError) as e:
+        RUNNERS[how](assign, np.zeros(3))
+    assert_names(e.value, ".at[", "set", line("setitem"))
+
+
+# ----------------------------------------------------------------------------- NonDifferentiableError
+
+def test_grad_with_respect_to_an_integer_leaf_names_the_argument_and_path():
+    params = {"a": np.ones(2), "b": np.arange(2)}
+    with pytest.raises(NonDifferentiableError) as e:
+        fg.grad(lambda p: fnp.sum(p["a"] * p["b"]))(params)  # LINE:int_leaf
+    assert isinstance(e.value, TypeError)
+    assert_names(e.value, "argument 0['b']", "int64", line("int_leaf"), "Fix")
+
+
+def test_grad_with_respect_to_a_bool_argument_and_a_nested_path():
+    with pytest.raises(NonDifferentiableError) as e:
+        fg.grad(lambda x, m: fnp.sum(x), argnums=(0, 1))(np.ones(2), [(np.ones(1), np.array([True]))])
+    assert_names(e.value, "argument 1[0][1]", "bool")
+
+
+@pytest.mark.parametrize("transform", ["jvp", "vjp", "jacfwd", "jacrev", "value_and_grad"])
+def test_other_transforms_reject_integer_inputs(transform):
+    f = lambda x: x * 2
+    x = np.arange(3)
+    run = {
+        "jvp": lambda: fg.jvp(f, (x,), (x,)),
+        "vjp": lambda: fg.vjp(f, x),
+        "jacfwd": lambda: fg.jacfwd(f)(x),
+        "jacrev": lambda: fg.jacrev(f)(x),
+        "value_and_grad": lambda: fg.value_and_grad(lambda x: fnp.sum(x))(x),
+    }[transform]
+    with pytest.raises(NonDifferentiableError) as e:
+        run()
+    assert_names(e.value, "int64", "float")
+
+
+def test_integer_arguments_outside_argnums_are_fine():
+    g = fg.grad(lambda x, n: fnp.sum(x ** n))(np.ones(2), 3)
+    np.testing.assert_allclose(g, [3.0, 3.0])
+
+
+def test_grad_of_a_non_scalar_output_names_jacrev_and_vjp():
+    with pytest.raises(NonDifferentiableError) as e:
+        fg.grad(lambda x: x * 2.0)(np.ones(3))  # LINE:nonscalar
+    assert_names(e.value, "scalar", "(3,)", "jacrev", "vjp", line("nonscalar"))
+
+
+def test_grad_of_an_integer_output_is_an_error():
+    with pytest.raises(NonDifferentiableError) as e:
+        fg.grad(lambda x: fnp.sum(x > 0))(np.ones(3))
+    assert_names(e.value, "int64", "floating-point", "vjp")
+
+
+# ----------------------------------------------------------------------------- vjp / jvp arguments
+
+def test_vjp_cotangent_of_the_wrong_shape_dtype_or_structure():
+    _, vjp_fn = fg.vjp(lambda x: x * 2.0, np.ones(3, np.float32))
+    with pytest.raises(ShapeError) as e:
+        vjp_fn(np.ones(4, np.float32))  # LINE:ct_shape
+    assert_names(e.value, "cotangent", "(4,)", "(3,)", line("ct_shape"), "Fix")
+    with pytest.raises(DTypeError) as e:
+        vjp_fn(np.ones(3, np.float64))  # LINE:ct_dtype
+    assert_names(e.value, "cotangent", "float64", "float32", line("ct_dtype"), "Fix")
+    with pytest.raises(TreeStructureError) as e:
+        vjp_fn((np.ones(3, np.float32),))  # LINE:ct_tree
+    assert_names(e.value, "cotangent", "structure", line("ct_tree"), "Fix")
+    assert_ends_in_user_code(e.value)
+
+
+def test_jvp_tangents_must_match_the_primals():
+    f = lambda x: x * 2.0
+    with pytest.raises(ShapeError) as e:
+        fg.jvp(f, (np.ones(2),), (np.ones(3),))
+    assert_names(e.value, "tangent", "(3,)", "(2,)")
+    with pytest.raises(DTypeError):
+        fg.jvp(f, (np.ones(2),), (np.ones(2, np.float32),))
+    with pytest.raises(TreeStructureError):
+        fg.jvp(f, (np.ones(2),), ([np.ones(2)],))
+    with pytest.raises(TypeError, match="tuples or lists"):
+        fg.jvp(f, np.ones(2), np.ones(2))
+
+
+@pytest.mark.parametrize("transform", ["grad", "value_and_grad", "jacfwd", "jacrev", "hessian"])
+@pytest.mark.parametrize("argnums", [2, (0, 3), -3])
+def test_argnums_out_of_range(transform, argnums):
+    with pytest.raises(ValueError) as e:
+        getattr(fg, transform)(lambda x, y: fnp.sum(x * y), argnums=argnums)(1.0, 2.0)  # LINE:argnums
+    assert_names(e.value, "argnums", str(argnums), "2 positional", line("argnums"), "Fix")
+
+
+# ----------------------------------------------------------------------------- trees
+
+def test_tree_map_with_different_structures_names_the_path():
+    with pytest.raises(TreeStructureError) as e:
+        fg.tree.map(lambda a, b: a + b, {"w": [1, 2], "b": 0}, {"w": [1, 2, 3], "b": 0})  # LINE:tree
+    assert isinstance(e.value, ValueError)
+    assert_names(e.value, "funcgrad.tree.map", "['w'][2]", line("tree"), "Fix")
+    with pytest.raises(TreeStructureError) as e:
+        fg.tree.map(lambda a, b: a + b, {"w": 1, "b": 0}, {"w": 1, "c": 0})
+    assert_names(e.value, "['b']", "['c']")
+
+
+# ----------------------------------------------------------------------------- debug_nans
+
+def test_debug_nans_names_the_primitive_and_the_line(monkeypatch):
+    monkeypatch.setattr(fg.config, "debug_nans", True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        with pytest.raises(FloatingPointError) as e:
+            fnp.log(fnp.zeros(2) - 1.0)  # LINE:nan
+        assert_names(e.value, "'log'", "NaN", line("nan"), "debug_nans")
+        with pytest.raises(FloatingPointError) as e:
+            fg.grad(lambda x: fnp.sum(fnp.log(x)))(np.zeros(2))
+        assert_names(e.value, "Inf")
+    monkeypatch.setattr(fg.config, "debug_nans", False)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert np.isnan(fnp.log(fnp.zeros(2) - 1.0)).all()
