@@ -32,12 +32,14 @@ def bench(fns, repeat=7, number=None, min_time=0.2):
 
 def machine():
     import os
-    return f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"
+    py = f"{platform.python_implementation()} {platform.python_version()}"
+    return f"{platform.machine()}, {os.cpu_count()} cores, {py}"
 
 
 def table(results, baseline, unit=1e-3, unit_name="ms"):
     base = results[baseline]
-    lines = [f"| {'implementation':<28} | {unit_name:>9} | ratio vs {baseline} |", f"|{'-' * 30}|{'-' * 11}|{'-' * 22}|"]
+    lines = [f"| {'implementation':<28} | {unit_name:>9} | ratio vs {baseline} |",
+             f"|{'-' * 30}|{'-' * 11}|{'-' * 22}|"]
     for k, v in results.items():
         lines.append(f"| {k:<28} | {v / unit:9.3f} | {v / base:20.2f} |")
     return "\n".join(lines)

@@ -124,7 +124,8 @@ def main():
         "jax (no jit)": lambda: jax.block_until_ready(jx_s(xs)),
     }, repeat=9)
 
-    print(f"machine: {machine()}; numpy {np.__version__}, jax {jax.__version__}, autograd {autograd.__version__ if hasattr(autograd, '__version__') else '?'}")
+    from importlib.metadata import version
+    print(f"machine: {machine()}; numpy {np.__version__}, jax {jax.__version__}, autograd {version('autograd')}")
     print("\nMLP 784-512-512-10, batch 128, float32, value_and_grad:")
     print(table(mlp, "numpy (hand-written)"))
     print("\n50-op scalar function, value_and_grad:")

@@ -11,7 +11,7 @@ rules exactly (advanced indices included), because evaluation rebuilds the index
 import numpy as np
 import jax.numpy as jnp
 
-from ..core.primitive import Primitive, defvjp, defvjp_indexed
+from ..core.primitive import Primitive, defvjp_indexed
 from ..errors import user_location
 from ._util import aval, dtype_of, shape_of
 from .elementwise import add, convert_element_type, div, eq, mul, select, unbroadcast
