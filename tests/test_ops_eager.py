@@ -13,7 +13,7 @@ import funcgrad.numpy as fnp
 from op_table import CONTRACT_CONSTANTS, CONTRACT_DTYPES, CONTRACT_FUNCTIONS, OPS, ROWS, assert_match, params
 
 
-@pytest.mark.parametrize("row", params(ROWS))
+@pytest.mark.parametrize("row", params(ROWS, "eager"))
 def test_eager_matches_numpy(row):
     args = row.args()
     with warnings.catch_warnings():

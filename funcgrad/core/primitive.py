@@ -14,10 +14,14 @@ with all of its rules side by side:
 """
 import numpy as np
 
+from ..config import config
 from .avals import canonical_array
-from .trace import Tracer, eager, leak_error
+from .trace import _NUMPY_ERRORS, Tracer, check_nans, eager_error, eager_fixup, leak_error
 
 _SEQ = (list, tuple)
+_SLOW = (Tracer, list, tuple)  # arguments that leave the eager fast path
+_PY = (int, float, bool)
+_NP_SCALARS = (np.float64, np.int64, np.bool_, np.float32)
 
 REGISTRY = {}
 
@@ -41,17 +45,36 @@ class Primitive:
         return self.name
 
     def bind(self, *args, **params):
-        """Apply the primitive: eagerly with NumPy, or through the innermost active trace."""
+        """Apply the primitive: eagerly with NumPy, or through the innermost active trace.
+
+        The eager path is the hot path of every op outside a transform, so it is
+        written inline: no tracer among the arguments means call the NumPy rule."""
+        for a in args:
+            if isinstance(a, _SLOW):
+                return self._bind_traced(args, params)
+        try:
+            out = self.impl(*args, **params)
+        except _NUMPY_ERRORS as e:
+            raise eager_error(self, args, params, e) from None
+        if type(out) is np.ndarray:
+            kind = out.dtype.kind
+            if kind == "c" or kind == "f" and type(args[0]) in _PY:
+                out = eager_fixup(self, args, out)
+        elif type(out) in _NP_SCALARS and type(args[0]) in _PY:
+            out = eager_fixup(self, args, out)
+        if config.debug_nans:
+            check_nans(self, out)
+        return out
+
+    def _bind_traced(self, args, params):
+        if any(type(a) in _SEQ for a in args):
+            return self.bind(*[canonical_array(x) if type(x) in _SEQ else x for x in args], **params)
         top = None
         for a in args:
             if isinstance(a, Tracer):
                 t = a._trace
                 if top is None or t.level > top.level:
                     top = t
-            elif type(a) in _SEQ:
-                return self.bind(*[canonical_array(x) if type(x) in _SEQ else x for x in args], **params)
-        if top is None:
-            return eager(self, args, params)
         if top.dead:
             raise leak_error(self, top)
         return top.process(self, args, params)

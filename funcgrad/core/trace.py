@@ -131,43 +131,52 @@ def leak_error(prim, trace):
         "function instead of storing them; pass them as arguments.")
 
 
+_NUMPY_ERRORS = (ValueError, TypeError, IndexError, np.exceptions.AxisError)
+_PY = (int, float, bool)
+
+
 def eager(prim, args, params):
-    """Run ``prim`` with its NumPy rule; on failure explain with the shape rule."""
+    """Run ``prim`` with its NumPy rule (``Primitive.bind`` inlines this on its hot path)."""
     try:
         out = prim.impl(*args, **params)
-    except (ValueError, TypeError, IndexError, np.exceptions.AxisError) as e:
-        if isinstance(e, (ShapeError, DTypeError)):
-            raise
-        error = _explain(prim, args, params)
-        if error is None:
-            raise
-    else:
-        t = type(out)
-        if t is np.ndarray:
-            if out.dtype.kind == "c":
-                raise DTypeError(f"{prim.name}: complex numbers are outside this version of funcgrad "
-                                 f"(at {user_location()}).\nFix: use real floating-point arrays.")
-            if out.dtype == np.float64 and type(args[0]) in _PY and all(type(a) in _PY for a in args):
-                out = out.astype(np.float32)  # an array made from weak Python floats only: float32
-        elif t in _NP_SCALARS and type(args[0]) in _PY and all(type(a) in _PY for a in args):
-            out = out.item()  # Python scalars in, a weak Python scalar out (exact, no rounding)
-        if config.debug_nans:
-            check_nans(prim, out)
-        return out
-    raise error from None
+    except _NUMPY_ERRORS as e:
+        raise eager_error(prim, args, params, e) from None
+    if type(out) is np.ndarray or type(out) in _NP_SCALARS:
+        out = eager_fixup(prim, args, out)
+    if config.debug_nans:
+        check_nans(prim, out)
+    return out
 
 
-_PY = (int, float, bool)
-_NP_SCALARS = (np.float64, np.int64, np.bool_, np.float32)
-
-
-def _explain(prim, args, params):
-    """The shape rule's error (naming the operation, shapes and user's line), if it has one."""
+def eager_error(prim, args, params, e):
+    """The error to raise when a NumPy rule fails: the shape rule's explanation
+    (naming the operation, the shapes and the user's line) when it has one."""
+    if isinstance(e, (ShapeError, DTypeError)):
+        return e
     try:
         abstract_eval(prim, [get_aval(a) for a in args], params)
-    except (ShapeError, DTypeError, IndexError) as e:
-        return e
-    return None
+    except (ShapeError, DTypeError, IndexError) as explained:
+        return explained
+    return e
+
+
+def eager_fixup(prim, args, out):
+    """Rare cases of an eager result: complex (refused) and weak Python scalars.
+
+    Python scalars in give a weak Python scalar out (exact, no rounding), so rules
+    that compute with constants never force a dtype; an array made from weak Python
+    floats only is float32, the default."""
+    if getattr(out, "dtype", None) is not None and out.dtype.kind == "c":
+        raise DTypeError(f"{prim.name}: complex numbers are outside this version of funcgrad "
+                         f"(at {user_location()}).\nFix: use real floating-point arrays.")
+    if not args or not all(type(a) in _PY for a in args):
+        return out
+    if type(out) is np.ndarray:
+        return out.astype(np.float32) if out.dtype == np.float64 else out
+    return out.item()
+
+
+_NP_SCALARS = (np.float64, np.int64, np.bool_, np.float32, np.complex128, np.complex64)
 
 
 def abstract_eval(prim, avals, params):
