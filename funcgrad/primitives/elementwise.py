@@ -128,7 +128,6 @@ sqrt_p = _unary("sqrt", np.sqrt, jnp.sqrt, lambda x, ans: div(0.5, ans), residua
 cbrt_p = _unary("cbrt", np.cbrt, jnp.cbrt, lambda x, ans: div(1.0, mul(3.0, mul(ans, ans))), residuals=("ans",))
 sin_p = _unary("sin", np.sin, jnp.sin, lambda x, ans: cos(x))
 cos_p = _unary("cos", np.cos, jnp.cos, lambda x, ans: neg(sin(x)))
-tan_p = _unary("tan", np.tan, jnp.tan, lambda x, ans: add(1.0, mul(ans, ans)), residuals=("ans",))
 asin_p = _unary("asin", np.arcsin, jnp.arcsin, lambda x, ans: div(1.0, sqrt(sub(1.0, mul(x, x)))))
 acos_p = _unary("acos", np.arccos, jnp.arccos, lambda x, ans: div(-1.0, sqrt(sub(1.0, mul(x, x)))))
 atan_p = _unary("atan", np.arctan, jnp.arctan, lambda x, ans: div(1.0, add(1.0, mul(x, x))))
@@ -145,7 +144,7 @@ not_p.shape = _elementwise_shape(not_p, np.logical_not, out_dtype=bool)
 
 neg, sign, floor, ceil, round_ = _bind1(neg_p), _bind1(sign_p), _bind1(floor_p), _bind1(ceil_p), _bind1(round_p)
 exp, log, log1p, expm1, sqrt, cbrt = (_bind1(p) for p in (exp_p, log_p, log1p_p, expm1_p, sqrt_p, cbrt_p))
-sin, cos, tan, asin, acos, atan = (_bind1(p) for p in (sin_p, cos_p, tan_p, asin_p, acos_p, atan_p))
+sin, cos, asin, acos, atan = (_bind1(p) for p in (sin_p, cos_p, asin_p, acos_p, atan_p))
 sinh, cosh, tanh, asinh, acosh, atanh = (_bind1(p) for p in (sinh_p, cosh_p, tanh_p, asinh_p, acosh_p, atanh_p))
 abs_, logical_not = _bind1(abs_p), _bind1(not_p)
 
@@ -251,10 +250,6 @@ eq_p = _binary("eq", np.equal, jnp.equal, nondiff=True, out_dtype=bool)
 ne_p = _binary("ne", np.not_equal, jnp.not_equal, nondiff=True, out_dtype=bool)
 lt_p = _binary("lt", np.less, jnp.less, nondiff=True, out_dtype=bool)
 le_p = _binary("le", np.less_equal, jnp.less_equal, nondiff=True, out_dtype=bool)
-gt_p = _binary("gt", np.greater, jnp.greater, nondiff=True, out_dtype=bool)
-ge_p = _binary("ge", np.greater_equal, jnp.greater_equal, nondiff=True, out_dtype=bool)
-and_p = _binary("and", np.logical_and, jnp.logical_and, nondiff=True, out_dtype=bool)
-or_p = _binary("or", np.logical_or, jnp.logical_or, nondiff=True, out_dtype=bool)
 bitwise_and_p = _binary("bitwise_and", np.bitwise_and, jnp.bitwise_and, nondiff=True)
 bitwise_or_p = _binary("bitwise_or", np.bitwise_or, jnp.bitwise_or, nondiff=True)
 bitwise_xor_p = _binary("bitwise_xor", np.bitwise_xor, jnp.bitwise_xor, nondiff=True)
@@ -262,9 +257,39 @@ bitwise_xor_p = _binary("bitwise_xor", np.bitwise_xor, jnp.bitwise_xor, nondiff=
 add, sub, mul, div, floor_divide, rem, power = (
     _bind2(p) for p in (add_p, sub_p, mul_p, div_p, floor_divide_p, rem_p, pow_p))
 maximum, minimum, atan2 = _bind2(max_p), _bind2(min_p), _bind2(atan2_p)
-eq, ne, lt, le, gt, ge = (_bind2(p) for p in (eq_p, ne_p, lt_p, le_p, gt_p, ge_p))
-logical_and, logical_or = _bind2(and_p), _bind2(or_p)
+eq, ne, lt, le = (_bind2(p) for p in (eq_p, ne_p, lt_p, le_p))
 bitwise_and, bitwise_or, bitwise_xor = _bind2(bitwise_and_p), _bind2(bitwise_or_p), _bind2(bitwise_xor_p)
+
+
+# Compositions rather than primitives: fewer rules to get right.
+
+def gt(x, y):
+    """``x > y``, as ``y < x``."""
+    return lt(y, x)
+
+
+def ge(x, y):
+    """``x >= y``, as ``y <= x``."""
+    return le(y, x)
+
+
+def _truth(x):
+    return x if dtype_of(x).kind == "b" else ne(x, 0)
+
+
+def logical_and(x, y):
+    """Elementwise logical and: bitwise and of the truth values."""
+    return bitwise_and(_truth(x), _truth(y))
+
+
+def logical_or(x, y):
+    """Elementwise logical or: bitwise or of the truth values."""
+    return bitwise_or(_truth(x), _truth(y))
+
+
+def tan(x):
+    """``sin(x) / cos(x)``."""
+    return div(sin(x), cos(x))
 
 
 # ----------------------------------------------------------------------------- select
