@@ -22,6 +22,7 @@ _SEQ = (list, tuple)
 _SLOW = (Tracer, list, tuple)  # arguments that leave the eager fast path
 _PY = (int, float, bool)
 _NP_SCALARS = (np.float64, np.int64, np.bool_, np.float32)
+_COMPLEX = (np.complex128, np.complex64)
 
 REGISTRY = {}
 
@@ -56,25 +57,32 @@ class Primitive:
             out = self.impl(*args, **params)
         except _NUMPY_ERRORS as e:
             raise eager_error(self, args, params, e) from None
-        if type(out) is np.ndarray:
+        t = type(out)
+        if t is np.ndarray:
             kind = out.dtype.kind
             if kind == "c" or kind == "f" and type(args[0]) in _PY:
                 out = eager_fixup(self, args, out)
-        elif type(out) in _NP_SCALARS and type(args[0]) in _PY:
+        elif t in _NP_SCALARS and type(args[0]) in _PY:
+            for a in args:  # Python scalars in, a weak Python scalar out (exact, no rounding)
+                if type(a) not in _PY:
+                    break
+            else:
+                out = out.item()
+        elif t in _COMPLEX:
             out = eager_fixup(self, args, out)
         if config.debug_nans:
             check_nans(self, out)
         return out
 
     def _bind_traced(self, args, params):
-        if any(type(a) in _SEQ for a in args):
-            return self.bind(*[canonical_array(x) if type(x) in _SEQ else x for x in args], **params)
         top = None
         for a in args:
             if isinstance(a, Tracer):
                 t = a._trace
                 if top is None or t.level > top.level:
                     top = t
+            elif type(a) in _SEQ:
+                return self.bind(*[canonical_array(x) if type(x) in _SEQ else x for x in args], **params)
         if top.dead:
             raise leak_error(self, top)
         return top.process(self, args, params)

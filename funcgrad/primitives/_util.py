@@ -12,7 +12,14 @@ def shape_of(x):
     return tuple(s) if s is not None else ()
 
 
+_PY_DTYPES = {float: np.dtype(np.float32), int: np.dtype(np.int64), bool: np.dtype(bool)}
+
+
 def dtype_of(x):
+    """The dtype of any value (a weak Python scalar's is its kind's default)."""
+    d = _PY_DTYPES.get(type(x))
+    if d is not None:
+        return d
     d = getattr(x, "dtype", None)
     return np.dtype(d) if d is not None else get_aval(x).dtype
 
