@@ -225,7 +225,10 @@ def _pow_dy(x, y, ans):
 
 
 def _pow_dx(x, y, ans):
-    return mul(y, power(x, sub(y, 1)))
+    ym1 = sub(y, 1)
+    if type(ym1) in (int, float) and ym1 in (0, 1):  # x ** 1 and x ** 2: no pow in the derivative
+        return y if ym1 == 0 else mul(y, x)
+    return mul(y, power(x, ym1))
 
 
 add_p = _binary("add", np.add, jnp.add, (None, None))
