@@ -10,6 +10,8 @@ import os
 import sys
 import types
 
+import numpy as np
+
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -98,14 +100,23 @@ def _filtered(tb, caller=None):
     return new
 
 
-def api_boundary(fun):
-    """Decorate a public entry point: funcgrad errors leave it with internal frames removed."""
+_PY_TO_NUMPY = {float: np.float32, int: np.int64, bool: np.bool_}
+
+
+def api_boundary(fun, python_scalars_to_numpy=False):
+    """Decorate a public entry point: funcgrad errors leave it with internal frames removed.
+
+    With ``python_scalars_to_numpy`` (the ``funcgrad.numpy`` functions), a weak Python
+    scalar result becomes a NumPy scalar of its kind's default dtype: inside funcgrad,
+    constants stay weak Python scalars; users get NumPy values (``fnp.exp(1.0)`` is
+    ``np.float32``).
+    """
 
     @functools.wraps(fun)
     def wrapper(*args, **kwargs):
         __tracebackhide__ = True  # noqa: F841  (pytest and IPython honour it)
         try:
-            return fun(*args, **kwargs)
+            out = fun(*args, **kwargs)
         except FuncgradError as e:
             from .config import config
 
@@ -119,5 +130,10 @@ def api_boundary(fun):
                 raise
             tb = _filtered(e.__traceback__, sys._getframe(1))
             raise e.with_traceback(tb) from e.__cause__
+        if python_scalars_to_numpy:
+            to_numpy = _PY_TO_NUMPY.get(type(out))
+            if to_numpy is not None:
+                return to_numpy(out)
+        return out
 
     return wrapper

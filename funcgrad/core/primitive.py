@@ -16,7 +16,7 @@ import numpy as np
 
 from ..config import config
 from .avals import canonical_array
-from .trace import _NUMPY_ERRORS, Tracer, check_nans, eager_error, eager_fixup, leak_error
+from .trace import _NUMPY_ERRORS, Tracer, check_nans, eager_error, eager_fixup, find_top_trace, leak_error
 
 _SEQ = (list, tuple)
 _SLOW = (Tracer, list, tuple)  # arguments that leave the eager fast path
@@ -75,14 +75,9 @@ class Primitive:
         return out
 
     def _bind_traced(self, args, params):
-        top = None
-        for a in args:
-            if isinstance(a, Tracer):
-                t = a._trace
-                if top is None or t.level > top.level:
-                    top = t
-            elif type(a) in _SEQ:
-                return self.bind(*[canonical_array(x) if type(x) in _SEQ else x for x in args], **params)
+        if any(type(a) in _SEQ for a in args):
+            return self.bind(*[canonical_array(x) if type(x) in _SEQ else x for x in args], **params)
+        top = find_top_trace(args)
         if top.dead:
             raise leak_error(self, top)
         return top.process(self, args, params)

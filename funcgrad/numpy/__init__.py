@@ -53,46 +53,19 @@ _NOT_ARRAYS = {"shape", "ndim", "size", "result_type", "issubdtype", "broadcast_
 
 
 def _wrap_public():
-    """Give every public function an API boundary (internal frames leave tracebacks),
-    and turn a weak Python-scalar result into a NumPy scalar of the default dtype
-    (``fnp.exp(1.0)`` is ``np.float32``).  Only the names in this namespace are
-    wrapped: funcgrad's own code calls the unwrapped functions, whose results on
-    Python scalars stay weak Python scalars."""
-    import functools
-    import sys
+    """Give every public function an API boundary (internal frames leave tracebacks;
+    a weak Python-scalar result becomes a NumPy scalar).  Only the names in this
+    namespace are wrapped: funcgrad's own code calls the unwrapped functions, whose
+    results on Python scalars stay weak Python scalars."""
     import types as _types
-    from ..config import config
-    from ..errors import FuncgradError, _filtered, api_boundary
-
-    def public(fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            __tracebackhide__ = True  # noqa: F841
-            try:
-                out = fn(*args, **kwargs)
-            except FuncgradError as e:
-                if config.show_internal_frames:
-                    raise
-                if sys.version_info >= (3, 11):
-                    e.with_traceback(_filtered(e.__traceback__))
-                    raise
-                raise e.with_traceback(_filtered(e.__traceback__, sys._getframe(1))) from e.__cause__
-            t = type(out)
-            if t is float:
-                return _np.float32(out)
-            if t is int:
-                return _np.int64(out)
-            if t is bool:
-                return _np.bool_(out)
-            return out
-        return wrapper
+    from ..errors import api_boundary
 
     g = globals()
     for name, val in list(g.items()):
         if not name.startswith("_") and isinstance(val, _types.FunctionType):
-            g[name] = api_boundary(val) if name in _NOT_ARRAYS else public(val)
+            g[name] = api_boundary(val, python_scalars_to_numpy=name not in _NOT_ARRAYS)
     for name in ("norm", "inv", "solve", "det", "slogdet", "cholesky"):
-        setattr(linalg, name, public(getattr(linalg, name)))
+        setattr(linalg, name, api_boundary(getattr(linalg, name), python_scalars_to_numpy=True))
 
 
 _wrap_public()
