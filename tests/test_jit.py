@@ -352,3 +352,33 @@ def test_one_jitted_function_used_eagerly_and_inside_grad():
     np.testing.assert_allclose(fg.grad(f)(x * 2), np.cos(2 * x))
     np.testing.assert_allclose(f(x), np.sum(np.sin(x)))
     assert f.trace_count == 1
+
+
+# ----------------------------------------------------------------------------- jit inside other transforms
+
+def test_grad_of_jit_runs_compiled_forward_and_backward():
+    def f(x, w):
+        return fnp.sum(fnp.tanh(x @ w) ** 2)
+
+    jf = fg.jit(f)
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+    g = fg.grad(jf, argnums=1)(x, w)
+    assert isinstance(g, jax.Array) and g.dtype == np.float64
+    np.testing.assert_allclose(g, fg.grad(f, argnums=1)(x, w), rtol=1e-12)
+    assert jf.trace_count == 1                       # the forward pass compiled once
+    fg.grad(jf, argnums=1)(x, w + 1.0)
+    assert jf.trace_count == 1                       # and reused
+    # higher order and forward mode through the compiled programs
+    np.testing.assert_allclose(fg.hessian(lambda v: jf(x, v))(w), fg.hessian(lambda v: f(x, v))(w), rtol=1e-10)
+    t = np.ones_like(w)
+    np.testing.assert_allclose(fg.jvp(lambda v: jf(x, v), (w,), (t,))[1],
+                               fg.jvp(lambda v: f(x, v), (w,), (t,))[1], rtol=1e-12)
+
+
+def test_eager_ops_on_float64_jit_results_stay_float64():
+    out = fg.jit(lambda v: v * 2)(np.linspace(0.0, 1.0, 5))
+    assert out.dtype == np.float64
+    for r in (fnp.sum(out), fnp.reshape(out, (5, 1)), fnp.cumsum(out), fnp.sort(out),
+              fnp.asarray(out).astype(np.float64), fnp.max(out), fnp.transpose(out)):
+        assert np.asarray(r).dtype == np.float64

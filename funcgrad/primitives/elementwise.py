@@ -344,6 +344,8 @@ convert_p = Primitive("convert_element_type")
 def _convert_impl(x, *, dtype):
     if type(x) in (int, float, bool):
         return np.asarray(x, dtype)[()]
+    if not isinstance(x, (np.ndarray, np.generic)):
+        x = np.asarray(x)  # a jax.Array from jit: convert here, never through jax's own methods
     return x.astype(dtype) if x.dtype != dtype else x
 
 

@@ -42,7 +42,7 @@ def reduced_dtype(name, np_fn, dtype):
 
 def _reduction(name, np_fn, jnp_fn):
     prim = Primitive(name)
-    prim.impl = lambda x, *, axes: np_fn(x, axis=axes)
+    prim.impl = lambda x, *, axes: np_fn(np.asarray(x), axis=axes)
 
     def shape(x, *, axes):
         return aval(_reduced_shape(x.shape, axes), reduced_dtype(name, np_fn, x.dtype), False)
@@ -123,7 +123,7 @@ defvjp(reduce_prod_p, lambda g, ans, x, *, axes: mul(_bcast_back(g, x, axes), di
 
 def _arg_reduction(name, np_fn, jnp_fn):
     prim = Primitive(name, nondiff=True)
-    prim.impl = lambda x, *, axis: np_fn(x, axis=axis)
+    prim.impl = lambda x, *, axis: np_fn(np.asarray(x), axis=axis)
     prim.shape = lambda x, *, axis: aval(_reduced_shape(x.shape, (axis,)), np.int64)
     prim.lower = lambda ctx, x, *, axis: jnp.asarray(jnp_fn(x, axis=axis), np.int64)
     prim.jvp = lambda primals, tangents, *, axis: (prim.bind(*primals, axis=axis), None)
@@ -147,8 +147,8 @@ def argmin(x, axis):
 
 def _cumulative(name, np_fn, jnp_fn):
     prim = Primitive(name)
-    prim.impl = lambda x, *, axis, reverse: (np.flip(np_fn(np.flip(x, axis), axis=axis), axis) if reverse
-                                             else np_fn(x, axis=axis))
+    prim.impl = lambda x, *, axis, reverse: (np.flip(np_fn(np.flip(np.asarray(x), axis), axis=axis), axis) if reverse
+                                             else np_fn(np.asarray(x), axis=axis))
 
     def shape(x, *, axis, reverse):
         return aval(x.shape, reduced_dtype(name, np_fn, x.dtype), False)

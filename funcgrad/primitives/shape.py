@@ -21,7 +21,7 @@ def _linear_jvp(prim):
 # ----------------------------------------------------------------------------- reshape
 
 reshape_p = Primitive("reshape")
-reshape_p.impl = lambda x, *, shape: np.reshape(x, shape)
+reshape_p.impl = lambda x, *, shape: np.reshape(np.asarray(x), shape)
 
 
 def _reshape_shape(x, *, shape):
@@ -62,7 +62,7 @@ def _broadcast_impl(x, *, shape, dims):
     expanded = [1] * len(shape)
     for d, n in zip(dims, xs, strict=True):
         expanded[d] = n
-    return np.broadcast_to(np.reshape(x, expanded), shape)
+    return np.broadcast_to(np.reshape(np.asarray(x), expanded), shape)
 
 
 def _broadcast_shape(x, *, shape, dims):
@@ -114,7 +114,7 @@ def broadcast_to(x, shape):
 # ----------------------------------------------------------------------------- transpose
 
 transpose_p = Primitive("transpose")
-transpose_p.impl = lambda x, *, perm: np.transpose(x, perm)
+transpose_p.impl = lambda x, *, perm: np.transpose(np.asarray(x), perm)
 
 
 def _transpose_shape(x, *, perm):

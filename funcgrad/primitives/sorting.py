@@ -11,12 +11,12 @@ from ._util import aval, dtype_of, shape_of
 from .indexing import gather, scatter
 
 sort_p = Primitive("sort")
-sort_p.impl = lambda x, *, axis: np.sort(x, axis=axis, kind="stable")
+sort_p.impl = lambda x, *, axis: np.sort(np.asarray(x), axis=axis, kind="stable")
 sort_p.shape = lambda x, *, axis: aval(x.shape, x.dtype, x.weak_type)
 sort_p.lower = lambda ctx, x, *, axis: jnp.sort(x, axis=axis, stable=True)
 
 argsort_p = Primitive("argsort", nondiff=True)
-argsort_p.impl = lambda x, *, axis: np.argsort(x, axis=axis, kind="stable")
+argsort_p.impl = lambda x, *, axis: np.argsort(np.asarray(x), axis=axis, kind="stable")
 argsort_p.shape = lambda x, *, axis: aval(x.shape, np.int64)
 argsort_p.lower = lambda ctx, x, *, axis: jnp.asarray(jnp.argsort(x, axis=axis, stable=True), np.int64)
 argsort_p.jvp = lambda primals, tangents, *, axis: (argsort_p.bind(primals[0], axis=axis), None)

@@ -7,8 +7,9 @@ lowering rule.  On a cache hit jax never calls it, so a call costs about what
 ``jax.jit``'s own fast path costs (plus entering ``jax.enable_x64``, which keeps
 float64 float64 without touching the user's global jax configuration).
 
-When a jitted function is called inside another funcgrad transform (its arguments
-are funcgrad tracers, e.g. ``grad(jit(f))``), it is inlined into that transform.
+When a jitted function is called under reverse or forward mode (``grad(jit(f))``),
+its forward pass and its derivative run as compiled programs; while staging it is
+inlined into the enclosing program.
 """
 import collections
 import functools
@@ -25,7 +26,10 @@ from ..config import config
 from ..core.avals import ShapedArray, check_dtype, get_aval
 from ..core.ir import Literal
 from ..core.staging import stage
-from ..core.trace import Tracer
+from ..core.trace import Tracer, find_top_trace
+from .custom import _record, _unwrap
+from .jvp import JVPTrace, JVPTracer, jvp_flat
+from .reverse import ReverseTrace, vjp_flat
 from ..errors import FuncgradError, _filtered, api_boundary, user_location
 
 logger = logging.getLogger("funcgrad.jit")
@@ -116,6 +120,7 @@ class JitFunction:
         self._last_key = None
         self._lock = threading.RLock()
         self._warm = False
+        self._derived_cache = {}
         self.trace_count = 0
 
     # The function jax.jit traces: jax tracers in, jax values out.
@@ -179,11 +184,71 @@ class JitFunction:
             return self.fun(*args, **kwargs)
         except (TypeError, ValueError) as e:
             if any(isinstance(x, Tracer) for x in tree_util.leaves((args, kwargs))):
-                return self.fun(*args, **kwargs)  # inside another funcgrad transform: inline
+                return self._call_in_transform(args, kwargs)
             self._explain(e, args, kwargs)
             if isinstance(e, FuncgradError) and not config.show_internal_frames:
                 e.with_traceback(_filtered(e.__traceback__))  # end the traceback at the user's frame
             raise
+
+    def _call_in_transform(self, args, kwargs):
+        """Called with tracers of another funcgrad transform (``grad(jit(f))``).
+
+        Under reverse mode the tape gets one node: the forward pass runs compiled, and
+        its VJP is another compiled program (the VJP of ``f``, which recomputes the
+        forward pass inside XLA).  Under forward mode the JVP of ``f`` runs compiled.
+        Anywhere else (staging, static arguments, keyword arguments), ``f`` is inlined
+        into the enclosing transform.
+        """
+        leaves, in_tree = tree_util.flatten(args)
+        top = find_top_trace(leaves)
+        if kwargs or self.static_argnums or top is None or not isinstance(top, (ReverseTrace, JVPTrace)):
+            return self.fun(*args, **kwargs)
+        primals = _unwrap(top, leaves)
+        if isinstance(top, JVPTrace):
+            tangents = [x.tangent if isinstance(x, JVPTracer) and x._trace is top else
+                        np.zeros(np.shape(p), get_aval(p).dtype) for x, p in zip(leaves, primals, strict=True)]
+            outs, touts, out_tree = self._derived("jvp", in_tree)(primals, tangents)
+            return tree_util.unflatten(out_tree, [o if t is None else JVPTracer(top, o, t)
+                                                  for o, t in zip(outs, touts, strict=True)])
+        out = self(*tree_util.unflatten(in_tree, primals))
+        out_leaves, out_tree = tree_util.flatten(out)
+        vjp_program = self._derived("vjp", in_tree)
+        return tree_util.unflatten(out_tree, _record(top, leaves, out_leaves,
+                                                     lambda cts: vjp_program(primals, cts)))
+
+    def _derived(self, kind, in_tree):
+        """A cached jitted JVP or VJP program of ``fun`` for arguments of structure ``in_tree``."""
+        key = (kind, in_tree)
+        prog = self._derived_cache.get(key)
+        if prog is not None:
+            return prog
+        fun = self.fun
+
+        def flat(xs):
+            return tree_util.leaves(fun(*tree_util.unflatten(in_tree, xs)))
+
+        if kind == "vjp":
+            def program(primals, cts):
+                _, back = vjp_flat(lambda *xs: flat(xs), primals)
+                return back(cts)
+            prog = jit(program)
+        else:
+            out_tree = []
+
+            def program(primals, tangents):
+                outs, touts = jvp_flat(lambda *xs: flat(xs), primals, tangents)
+                return outs, touts
+
+            def run(primals, tangents):
+                outs, touts = compiled(primals, tangents)
+                if not out_tree:
+                    out_tree.append(tree_util.structure(fun(*tree_util.unflatten(in_tree, primals))))
+                return outs, touts, out_tree[0]
+
+            compiled = jit(program)
+            prog = run
+        self._derived_cache[key] = prog
+        return prog
 
     def _explain(self, e, args, kwargs):
         for i in self.static_argnums:
