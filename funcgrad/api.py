@@ -1,7 +1,6 @@
 """The public transforms: thin wrappers that flatten pytrees, pick arguments,
 check inputs and outputs, and call the transform modules."""
 import functools
-import inspect
 
 import numpy as np
 
@@ -302,7 +301,6 @@ def jacrev(fun, argnums=0, has_aux=False):
     @functools.wraps(fun)
     @api_boundary
     def jac_fun(*args, **kwargs):
-        from . import numpy as fnp
         nums = _argnums_tuple("jacrev", argnums, len(args))
         diff = tuple(args[i] for i in nums)
         _check_float_leaves("jacrev", fun, diff, "argument")
@@ -329,7 +327,6 @@ def jacrev(fun, argnums=0, has_aux=False):
             inner = tree_util.unflatten(in_tree, per_in)
             blocks.append(inner[0] if isinstance(argnums, int) else inner)
         jac = tree_util.unflatten(out_tree[0], blocks)
-        _ = fnp
         return (jac, _finished_aux(aux[0])) if has_aux else jac
 
     return jac_fun
@@ -411,5 +408,3 @@ def debug_print(fmt, *args, **kwargs):
     vals = list(args) + [kwargs[k] for k in names]
     debug_print_p.bind(*vals, fmt=fmt, names=names)
 
-
-_ = inspect

@@ -73,11 +73,6 @@ def broadcast_to_shape(t, shape):
     return broadcast_to(t, shape)
 
 
-def _zeros_like_out(primals, prim):
-    out = prim.bind(*primals)
-    return out, None
-
-
 # ----------------------------------------------------------------------------- unary
 
 def _unary(name, np_fn, jnp_fn, deriv=None, zero_deriv=False, nondiff=False, residuals=None):

@@ -14,7 +14,7 @@ import jax.lax as lax
 from ..core.avals import promote_avals
 from ..core.primitive import Primitive, defvjp, defvjp_indexed
 from ._util import aval, dtype_of, shape_error, shape_of, weak_result
-from .elementwise import add, convert_element_type, mul, neg, sub
+from .elementwise import add, convert_element_type, mul, neg
 from .reductions import reduce_sum
 from .shape import broadcast_in_dim, transpose
 
@@ -285,5 +285,3 @@ defvjp(slogdet_p, _slogdet_vjp)
 def slogdet(a):
     return slogdet_p.bind(a)
 
-
-_ = sub

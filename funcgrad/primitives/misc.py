@@ -4,7 +4,6 @@ import jax
 import jax.lax as lax
 
 from ..core.primitive import Primitive, defvjp, defvjp_indexed
-from ._util import aval
 
 stop_gradient_p = Primitive("stop_gradient", nondiff=True)
 stop_gradient_p.impl = lambda x: x
@@ -45,5 +44,3 @@ def _print_lower(ctx, *args, fmt, names=()):
 debug_print_p.lower = _print_lower
 debug_print_p.jvp = lambda primals, tangents, **params: (debug_print_p.bind(*primals, **params), [])
 defvjp_indexed(debug_print_p, lambda i, g, ans, *args, **params: None)
-
-_ = aval

@@ -11,8 +11,8 @@ import jax.numpy as jnp
 
 from ..core.primitive import Primitive, defvjp
 from ._util import aval, dtype_error, dtype_of, shape_of
-from .elementwise import convert_element_type, div, eq, mul, select, sub
-from .shape import broadcast_in_dim, reshape
+from .elementwise import convert_element_type, div, eq, mul
+from .shape import broadcast_in_dim
 
 
 def _reduced_shape(shape, axes):
@@ -194,8 +194,6 @@ def _cumprod_jvp(primals, tangents, *, axis, reverse):
 cumprod_p.jvp = _cumprod_jvp
 # d out_j / d x_i = out_j / x_i for j >= i (NaN where x_i == 0).
 defvjp(cumprod_p, lambda g, ans, x, *, axis, reverse: div(cumsum(mul(g, ans), axis, not reverse), x))
-
-_ = sub, select, reshape
 
 
 # VJPs of these linear maps read only shapes and dtypes.

@@ -301,5 +301,3 @@ def jit(fun=None, static_argnums=(), static_argnames=(), donate_argnums=()):
                                  donate_argnums=donate_argnums)
     return JitFunction(fun, static_argnums, static_argnames, donate_argnums)
 
-
-_ = get_aval
