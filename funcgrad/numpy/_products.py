@@ -10,7 +10,7 @@ from ..primitives import elementwise as E
 from ..primitives import shape as S
 from ..primitives.linalg import dot_general
 from ..primitives.reductions import reduce_sum
-from ..primitives._util import shape_error
+from ..primitives._util import shape_any, shape_error
 from ._array import asarray
 from ._shape import diagonal, ravel, reshape, transpose
 
@@ -20,7 +20,7 @@ def _arr(x):
 
 
 def _nd(x):
-    return len(np.shape(x))
+    return len(shape_any(x))
 
 
 def dot(a, b):

@@ -4,11 +4,11 @@ import numpy as np
 from ..core.avals import get_aval
 from ..primitives import elementwise as E
 from ..primitives import reductions as R
-from ..primitives._util import normalize_axes
+from ..primitives._util import normalize_axes, shape_any
 
 
 def _axes(op, x, axis):
-    nd = len(np.shape(x))
+    nd = len(shape_any(x))
     if axis is None:
         return tuple(range(nd))
     try:
@@ -22,7 +22,7 @@ def _keep(x, out, axes, keepdims):
     if not keepdims:
         return out
     from ..primitives.shape import reshape
-    shape = tuple(1 if i in axes else d for i, d in enumerate(np.shape(x)))
+    shape = tuple(1 if i in axes else d for i, d in enumerate(shape_any(x)))
     return reshape(out, shape)
 
 

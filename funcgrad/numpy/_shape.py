@@ -26,8 +26,8 @@ def _ax(op, axis, nd):
 
 def reshape(a, newshape=None, order="C", *, shape=None):
     newshape = shape if newshape is None else newshape
-    if np.ndim(newshape) == 0:
-        newshape = (int(newshape),)
+    if not isinstance(newshape, (tuple, list)):
+        newshape = (newshape,) if np.ndim(newshape) == 0 else tuple(newshape)
     if order != "C":
         raise NotImplementedError("funcgrad.numpy.reshape supports order='C' only")
     return S.reshape(asarray(a) if isinstance(a, (list, tuple)) else a, tuple(newshape))

@@ -12,6 +12,12 @@ def shape_of(x):
     return tuple(s) if s is not None else ()
 
 
+def shape_any(x):
+    """The shape of any array-like, lists included (fast for arrays and tracers)."""
+    s = getattr(x, "shape", None)
+    return tuple(s) if s is not None else np.shape(x)
+
+
 _PY_DTYPES = {float: np.dtype(np.float32), int: np.dtype(np.int64), bool: np.dtype(bool)}
 
 

@@ -4,6 +4,8 @@ All are linear, so their JVP applies the primitive to the tangent and their VJP 
 the transpose map (reshape back, sum over broadcast dims, inverse permutation,
 slice the pieces).
 """
+import math
+
 import numpy as np
 import jax.numpy as jnp
 import jax.lax as lax
@@ -38,10 +40,10 @@ defvjp(reshape_p, lambda g, ans, x, *, shape: reshape(g, shape_of(x)))
 
 
 def reshape(x, shape):
-    shape = tuple(int(d) for d in shape)
+    shape = tuple(map(int, shape))
     if -1 in shape:
-        size = int(np.prod(shape_of(x), dtype=np.int64))
-        known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
+        size = math.prod(shape_of(x))
+        known = math.prod(d for d in shape if d != -1)
         if shape.count(-1) > 1 or known == 0 or size % known:
             from ..core.avals import get_aval
             raise shape_error("reshape", [get_aval(x)], f"cannot infer -1 in shape {shape}",
