@@ -13,7 +13,6 @@ import contextvars
 
 import numpy as np
 
-from ..config import config
 from ..errors import ConcretizationError, DTypeError, ShapeError, TracerLeakError, user_location
 from .avals import get_aval
 
@@ -133,19 +132,6 @@ def leak_error(prim, trace):
 
 _NUMPY_ERRORS = (ValueError, TypeError, IndexError, np.exceptions.AxisError)
 _PY = (int, float, bool)
-
-
-def eager(prim, args, params):
-    """Run ``prim`` with its NumPy rule (``Primitive.bind`` inlines this on its hot path)."""
-    try:
-        out = prim.impl(*args, **params)
-    except _NUMPY_ERRORS as e:
-        raise eager_error(prim, args, params, e) from None
-    if type(out) is np.ndarray or type(out) in _NP_SCALARS:
-        out = eager_fixup(prim, args, out)
-    if config.debug_nans:
-        check_nans(prim, out)
-    return out
 
 
 def eager_error(prim, args, params, e):
