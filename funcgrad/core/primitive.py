@@ -114,7 +114,8 @@ def all_primitives():
 
 
 def is_float_value(x):
+    """True for floating-point values (the ones that carry derivatives)."""
+    if type(x) is float:
+        return True
     dt = getattr(x, "dtype", None)
-    if dt is None:
-        return type(x) is float
-    return np.dtype(dt).kind == "f"
+    return dt is not None and dt.kind == "f"
