@@ -3,9 +3,9 @@
 One ``.npz`` file (NumPy's zip of ``.npy`` arrays, written with ``allow_pickle=False``)
 holds one array per leaf plus a JSON header: format version, each leaf's dtype,
 shape and CRC-32, and a description of the tree's structure (dicts, lists, tuples,
-None and NamedTuples by module and qualified name).  Loading runs no pickled code:
-a NamedTuple class is imported by name, and only accepted if it is a NamedTuple with
-the saved fields.
+None and NamedTuples by module and qualified name).  Loading runs no pickled code and
+imports nothing: a NamedTuple class is looked up by name in the modules already
+imported, and only accepted if it is a NamedTuple with the saved fields.
 
 Writes are atomic: the file is written to a temporary file in the same directory,
 flushed and fsync-ed, then renamed over ``path`` with ``os.replace``; a crash at any
@@ -15,17 +15,17 @@ structure raises :class:`~funcgrad.errors.TreeStructureError` naming the first
 differing path.
 """
 import collections
-import importlib
 import io
 import json
 import os
 import secrets
+import sys
 import zlib
 
 import numpy as np
 
 from . import tree
-from .errors import TreeStructureError
+from .errors import FuncgradError, TreeStructureError
 
 __all__ = ["save", "load", "CheckpointError"]
 
@@ -34,7 +34,7 @@ VERSION = 1
 _HEADER = "__funcgrad_header__"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(FuncgradError, ValueError):
     """A checkpoint file is truncated, corrupt, or not a funcgrad checkpoint."""
 
 
@@ -73,13 +73,18 @@ def _describe(node):
 
 
 def _namedtuple_class(module, qualname, fields):
+    """The NamedTuple class a checkpoint names, looked up in modules already imported:
+    loading a file never imports (runs) a module it names."""
+    obj = sys.modules.get(module)
     try:
-        obj = importlib.import_module(module)
+        if obj is None:
+            raise ImportError(f"module {module!r} is not imported; import it before loading")
         for part in qualname.split("."):
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as e:
         raise CheckpointError(f"the checkpoint names the NamedTuple {module}.{qualname}, which cannot be "
-                              f"imported ({e}); pass like= to load it into a structure of your own") from None
+                              f"found ({e}); import its module first, or pass like= to load it into a "
+                              "structure of your own") from None
     if not (isinstance(obj, type) and issubclass(obj, tuple) and hasattr(obj, "_fields")):
         raise CheckpointError(f"the checkpoint names {module}.{qualname} as a NamedTuple, but it is "
                               f"{type(obj).__name__}; refusing to build it")

@@ -212,3 +212,29 @@ def test_namedtuple_that_cannot_be_imported_needs_like(tmp_path):
         ser.load(tmp_path / "l.npz")
     loaded = ser.load(tmp_path / "l.npz", like=Local(np.zeros(1)))
     assert type(loaded) is Local
+
+
+def test_loading_never_imports_a_module_the_file_names(tmp_path, monkeypatch):
+    """A checkpoint naming a NamedTuple in a module that is not imported is refused
+    (loading runs no code), with a fix; once the module is imported it loads."""
+    import sys
+    import types
+    from typing import NamedTuple
+
+    mod = types.ModuleType("fg_ckpt_probe_mod")
+
+    class State(NamedTuple):
+        a: object
+
+    State.__module__ = "fg_ckpt_probe_mod"
+    State.__qualname__ = "State"
+    mod.State = State
+    monkeypatch.setitem(sys.modules, "fg_ckpt_probe_mod", mod)
+    path = tmp_path / "s.npz"
+    ser.save(path, State(np.arange(3.0)))
+    monkeypatch.delitem(sys.modules, "fg_ckpt_probe_mod")
+    with pytest.raises(ser.CheckpointError, match="import its module first"):
+        ser.load(path)
+    monkeypatch.setitem(sys.modules, "fg_ckpt_probe_mod", mod)
+    back = ser.load(path)
+    assert type(back) is State and np.array_equal(back.a, np.arange(3.0))
