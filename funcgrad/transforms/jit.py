@@ -33,7 +33,10 @@ from .reverse import ReverseTrace, vjp_flat
 from ..errors import FuncgradError, _filtered, api_boundary, user_location
 
 logger = logging.getLogger("funcgrad.jit")
-_x64 = jax.enable_x64
+try:  # jax >= 0.6 has it at the top level; older releases only in jax.experimental
+    _x64 = jax.enable_x64
+except AttributeError:  # pragma: no cover
+    from jax.experimental import enable_x64 as _x64
 
 
 class LowerCtx:
