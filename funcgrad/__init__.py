@@ -5,7 +5,7 @@ from . import errors, tree
 from . import numpy  # noqa: F401
 from . import optim, serialization  # noqa: F401
 from .api import (debug_print, eval_ir, eval_shape, grad, hessian, jacfwd, jacrev, jvp, linearize, make_ir,
-                  stop_gradient, value_and_grad, vjp)
+                  stop_gradient, value_and_grad, vjp, vmap)
 from .config import config
 from .core.avals import ShapedArray
 from .core.ir import IR
@@ -16,4 +16,5 @@ __version__ = "0.1.0"
 
 __all__ = ["grad", "value_and_grad", "jvp", "vjp", "linearize", "jacfwd", "jacrev", "hessian", "make_ir",
            "eval_ir", "eval_shape", "stop_gradient", "custom_jvp", "custom_vjp", "checkpoint", "remat",
-           "debug_print", "jit", "config", "errors", "tree", "numpy", "optim", "serialization", "ShapedArray", "IR"]
+           "debug_print", "vmap", "jit", "config", "errors", "tree", "numpy", "optim", "serialization",
+           "ShapedArray", "IR"]

@@ -408,3 +408,100 @@ def debug_print(fmt, *args, **kwargs):
     vals = list(args) + [kwargs[k] for k in names]
     debug_print_p.bind(*vals, fmt=fmt, names=names)
 
+
+
+# ----------------------------------------------------------------------------- vmap
+
+def _broadcast_prefix(what, prefix, tree):
+    """One spec per leaf of ``tree``, from ``prefix``: an int/None, or a pytree prefix of ``tree``."""
+    out = []
+
+    def visit(spec, sub):
+        n = len(tree_util.leaves(sub))
+        out.extend([spec] * n)
+
+    try:
+        tree_util._jtu.tree_map(visit, prefix, tree, is_leaf=lambda x: x is None)
+    except (ValueError, TypeError) as e:
+        raise TreeStructureError(f"vmap: {what} {prefix!r} is not a pytree prefix of the arguments "
+                                 f"({e}) (at {user_location()}).\nFix: give an int, None, or a pytree with the "
+                                 "arguments' structure down to where one axis applies to a whole subtree.") from None
+    return out
+
+
+def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
+    """Vectorise ``fun`` over an axis of its arguments: ``vmap(f)(xs)[i] == f(xs[i])``.
+
+    ``in_axes``/``out_axes``: an int, None (not mapped), or a pytree prefix of the
+    arguments / outputs.  Every primitive batches (those without a vectorised rule by
+    a loop over the batch).
+    """
+    @functools.wraps(fun)
+    @api_boundary
+    def vmapped(*args, **kwargs):
+        from .primitives.shape import broadcast_to
+        from .transforms.batching import move_to_front, vmap_flat
+        axes = in_axes
+        if isinstance(axes, list):
+            axes = tuple(axes)
+        if isinstance(axes, tuple) and not hasattr(axes, "_fields") and len(axes) != len(args):
+            raise ValueError(f"vmap of {_fun_name(fun)}: in_axes has {len(axes)} entries for {len(args)} "
+                             f"positional arguments (at {user_location()}).\nFix: one entry per argument.")
+        leaves, in_tree = tree_util.flatten(args)
+        specs = _broadcast_prefix("in_axes", axes if isinstance(axes, tuple) else (axes,) * len(args)
+                                  if not isinstance(axes, tuple) else axes, args)
+        dims, sizes = [], {}
+        for x, d in zip(leaves, specs, strict=True):
+            if d is None:
+                dims.append(None)
+                continue
+            nd = len(np.shape(x))
+            if not isinstance(d, int) or not -nd <= d < max(nd, 1) or nd == 0:
+                raise ValueError(f"vmap of {_fun_name(fun)}: in_axes {d} for an argument of shape {np.shape(x)} "
+                                 f"(at {user_location()}).\nFix: map over an existing axis, or pass None.")
+            d %= nd
+            dims.append(d)
+            sizes.setdefault(np.shape(x)[d], []).append(np.shape(x))
+        if len(sizes) > 1:
+            raise ValueError(f"vmap of {_fun_name(fun)}: the mapped axes have different sizes "
+                             f"{sorted(sizes)} (shapes {[s for v in sizes.values() for s in v]}) "
+                             f"(at {user_location()}).\nFix: give every mapped argument the same size along "
+                             "its in_axes.")
+        size = next(iter(sizes)) if sizes else axis_size
+        if size is None:
+            raise ValueError(f"vmap of {_fun_name(fun)}: no argument is mapped, so the batch size is unknown "
+                             f"(at {user_location()}).\nFix: map at least one argument, or pass axis_size.")
+        if axis_size is not None and size != axis_size:
+            raise ValueError(f"vmap of {_fun_name(fun)}: axis_size={axis_size} but the mapped axes have size "
+                             f"{size} (at {user_location()}).")
+        out_tree = [None]
+
+        def flat(*xs):
+            out = fun(*tree_util.unflatten(in_tree, xs), **kwargs)
+            out_leaves, out_tree[0] = tree_util.flatten(out)
+            return out_leaves
+
+        outs, out_dims = vmap_flat(flat, leaves, dims, size, fun_name=_fun_name(fun),
+                                   origin=f"vmap of {_fun_name(fun)}")
+        out = tree_util.unflatten(out_tree[0], list(range(len(outs))))
+        ospecs = _broadcast_prefix("out_axes", out_axes, out)
+        result = []
+        for o, d, spec in zip(outs, out_dims, ospecs, strict=True):
+            if spec is None:
+                if d is not None:
+                    raise ValueError(f"vmap of {_fun_name(fun)}: out_axes=None for an output that depends on "
+                                     f"the mapped axis (at {user_location()}).\nFix: map that output.")
+                result.append(o)
+                continue
+            o = move_to_front(o, d, size) if d is not None else broadcast_to(o, (size,) + tuple(np.shape(o)))
+            nd = len(np.shape(o))
+            spec %= nd
+            if spec:
+                from .primitives.shape import transpose
+                perm = list(range(1, nd))
+                perm.insert(spec, 0)
+                o = transpose(o, tuple(perm))
+            result.append(o)
+        return tree_util.unflatten(out_tree[0], result)
+
+    return vmapped

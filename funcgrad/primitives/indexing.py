@@ -197,3 +197,26 @@ defvjp_indexed(scatter_p, _scatter_vjp)
 
 def scatter(x, updates, arrays, spec, mode):
     return scatter_p.bind(x, updates, *arrays, spec=tuple(spec), mode=mode)
+
+
+# ----------------------------------------------------------------------------- vmap
+
+def _gather_batch(size, vals, dims, *, spec):
+    """Only ``x`` batched: index ``x[:, idx]``.  NumPy puts the dimensions of advanced
+    indices that are not next to each other first, so the batch dimension then
+    follows them."""
+    from ..transforms.batching import loop_rule, move_to_front
+    x, *arrays = vals
+    if any(d is not None for d in dims[1:]):
+        return loop_rule(gather_p)(size, vals, dims, spec=spec)
+    x = move_to_front(x, dims[0], size)
+    out = gather_p.bind(x, *arrays, spec=(("slice", None, None, None),) + tuple(spec))
+    if not arrays:
+        return out, 0
+    advanced = [i for i, item in enumerate(spec) if item[0] in ("array", "int")]
+    if advanced == list(range(advanced[0], advanced[0] + len(advanced))):
+        return out, 0
+    return out, len(np.broadcast_shapes(*[np.shape(a) for a in arrays]))
+
+
+gather_p.batch = _gather_batch

@@ -285,3 +285,39 @@ defvjp(slogdet_p, _slogdet_vjp)
 def slogdet(a):
     return slogdet_p.bind(a)
 
+
+# ----------------------------------------------------------------------------- vmap
+
+def _dot_batch(size, vals, dims, *, contract, batch):
+    """A batched operand's batch dimension becomes its first free dimension (or, when
+    both are batched, a new leading batch dimension of the product)."""
+    from ..transforms.batching import move_to_front
+    (xc, yc), (xb, yb) = contract, batch
+    x, y = vals
+    dx, dy = dims
+    shift = lambda t: tuple(i + 1 for i in t)  # noqa: E731
+    if dx is not None and dy is not None:
+        x, y = move_to_front(x, dx, size), move_to_front(y, dy, size)
+        return dot_general_p.bind(x, y, contract=(shift(xc), shift(yc)),
+                                  batch=((0,) + shift(xb), (0,) + shift(yb))), 0
+    if dx is not None:
+        x = move_to_front(x, dx, size)
+        return dot_general_p.bind(x, y, contract=(shift(xc), yc), batch=(shift(xb), yb)), len(xb)
+    y = move_to_front(y, dy, size)
+    nxf = len(np.shape(x)) - len(xc) - len(xb)
+    return dot_general_p.bind(x, y, contract=(xc, shift(yc)), batch=(xb, shift(yb))), len(xb) + nxf
+
+
+def _front_rule(prim):
+    """Primitives already batched over leading dimensions: move the batch dimension first."""
+    def rule(size, vals, dims):
+        from ..transforms.batching import move_to_front
+        out = prim.bind(*[move_to_front(v, d, size) for v, d in zip(vals, dims, strict=True)])
+        return out, ([0] * len(out) if prim.multiple_results else 0)
+    return rule
+
+
+dot_general_p.batch = _dot_batch
+solve_p.batch = _front_rule(solve_p)
+cholesky_p.batch = _front_rule(cholesky_p)
+slogdet_p.batch = _front_rule(slogdet_p)

@@ -44,3 +44,14 @@ def _print_lower(ctx, *args, fmt, names=()):
 debug_print_p.lower = _print_lower
 debug_print_p.jvp = lambda primals, tangents, **params: (debug_print_p.bind(*primals, **params), [])
 defvjp_indexed(debug_print_p, lambda i, g, ans, *args, **params: None)
+
+
+# ----------------------------------------------------------------------------- vmap
+
+def _print_batch(size, vals, dims, **params):
+    """Under vmap, print the whole batch at once (values with their batch dimension)."""
+    return debug_print_p.bind(*vals, **params), []
+
+
+stop_gradient_p.batch = lambda size, vals, dims: (stop_gradient_p.bind(vals[0]), dims[0])
+debug_print_p.batch = _print_batch

@@ -201,3 +201,28 @@ defvjp(cumprod_p, lambda g, ans, x, *, axis, reverse: div(cumsum(mul(g, ans), ax
 # VJPs of these linear maps read only shapes and dtypes.
 reduce_sum_p.residuals = ()
 cumsum_p.residuals = ()
+
+
+# ----------------------------------------------------------------------------- vmap
+
+def _batch_axes(prim):
+    """Reductions over ``axes``: batch dimension first, every axis one further."""
+    def rule(size, vals, dims, *, axes):
+        from ..transforms.batching import move_to_front
+        x = move_to_front(vals[0], dims[0], size)
+        return prim.bind(x, axes=tuple(a + 1 for a in axes)), 0
+    return rule
+
+
+def _batch_axis(prim):
+    def rule(size, vals, dims, *, axis, **params):
+        from ..transforms.batching import move_to_front
+        x = move_to_front(vals[0], dims[0], size)
+        return prim.bind(x, axis=axis + 1, **params), 0
+    return rule
+
+
+for _p in (reduce_sum_p, reduce_max_p, reduce_min_p, reduce_prod_p):
+    _p.batch = _batch_axes(_p)
+for _p in (argmax_p, argmin_p, cumsum_p, cumprod_p):
+    _p.batch = _batch_axis(_p)

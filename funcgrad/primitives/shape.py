@@ -201,3 +201,21 @@ reshape_p.residuals = ()
 broadcast_p.residuals = ()
 transpose_p.residuals = ()
 concatenate_p.residuals = ()
+
+
+# ----------------------------------------------------------------------------- vmap
+
+def _front(size, vals, dims):
+    from ..transforms.batching import move_to_front
+    return [move_to_front(v, d, size) for v, d in zip(vals, dims, strict=True)]
+
+
+reshape_p.batch = lambda size, vals, dims, *, shape: (
+    reshape_p.bind(_front(size, vals, dims)[0], shape=(size,) + tuple(shape)), 0)
+broadcast_p.batch = lambda size, vals, bdims, *, shape, dims: (
+    broadcast_p.bind(_front(size, vals, bdims)[0], shape=(size,) + tuple(shape),
+                     dims=(0,) + tuple(d + 1 for d in dims)), 0)
+transpose_p.batch = lambda size, vals, dims, *, perm: (
+    transpose_p.bind(_front(size, vals, dims)[0], perm=(0,) + tuple(p + 1 for p in perm)), 0)
+concatenate_p.batch = lambda size, vals, dims, *, axis: (
+    concatenate_p.bind(*_front(size, vals, dims), axis=axis + 1), 0)

@@ -71,3 +71,16 @@ def _sort_vjp(g, ans, x, *, axis):
 
 sort_p.jvp = _sort_jvp
 defvjp(sort_p, _sort_vjp)
+
+
+# ----------------------------------------------------------------------------- vmap
+
+def _batch_sort(prim):
+    def rule(size, vals, dims, *, axis):
+        from ..transforms.batching import move_to_front
+        return prim.bind(move_to_front(vals[0], dims[0], size), axis=axis + 1), 0
+    return rule
+
+
+sort_p.batch = _batch_sort(sort_p)
+argsort_p.batch = _batch_sort(argsort_p)
