@@ -240,14 +240,15 @@ def linearize(fun, *primals):
 
 # ----------------------------------------------------------------------------- jacobians
 
-def _stack_rows(rows, lead_shape):
-    """Stack a list of same-shaped arrays into shape ``lead_shape + row_shape``."""
-    from . import numpy as fnp
-    return fnp.reshape(fnp.stack(rows), tuple(lead_shape) + tuple(np.shape(rows[0])))
+def _batched(x, d, size):
+    """A vmap output with its batch dimension first (broadcast when it had none)."""
+    from .transforms.batching import move_to_front
+    return move_to_front(x, d, size)
 
 
 def jacfwd(fun, argnums=0, has_aux=False):
-    """The Jacobian by forward mode: one JVP per input element.
+    """The Jacobian by forward mode: the JVP of every input basis vector, vectorised
+    with ``vmap`` into one pass.
 
     The result is a pytree shaped like the output whose leaves are pytrees shaped like
     the chosen arguments; each block has shape ``out.shape + in.shape``.
@@ -256,6 +257,7 @@ def jacfwd(fun, argnums=0, has_aux=False):
     @api_boundary
     def jac_fun(*args, **kwargs):
         from . import numpy as fnp
+        from .transforms.batching import vmap_flat
         nums = _argnums_tuple("jacfwd", argnums, len(args))
         diff = tuple(args[i] for i in nums)
         _check_float_leaves("jacfwd", fun, diff, "argument")
@@ -263,29 +265,33 @@ def jacfwd(fun, argnums=0, has_aux=False):
         aux, out_tree = [None], [None]
         flat = _flat_fun(fun, args, kwargs, nums, in_tree, has_aux, aux, out_tree)
         sizes = [int(np.prod(np.shape(x))) for x in leaves]
-        columns = []  # one list of output tangents per input element
-        outs = None
-        for li, leaf in enumerate(leaves):
-            dt = get_aval(leaf).dtype
-            for k in range(sizes[li]):
-                tangents = [np.zeros(np.shape(x), get_aval(x).dtype) for x in leaves]
-                e = np.zeros(sizes[li], dt)
-                e[k] = 1
-                tangents[li] = e.reshape(np.shape(leaf))
-                outs, touts = jvp_flat(flat, leaves, tangents)
-                columns.append([_fix_ct(t, o) for t, o in zip(touts, outs, strict=True)])
-        if outs is None:
+        starts = np.cumsum([0] + sizes).tolist()
+        n = starts[-1]
+        eye = np.eye(n)
+        basis = [eye[:, starts[i]:starts[i + 1]].reshape((n,) + np.shape(x)).astype(get_aval(x).dtype)
+                 for i, x in enumerate(leaves)]
+        outs_box = []
+
+        def tangents_out(*ts):
+            outs, touts = jvp_flat(flat, leaves, list(ts))
+            outs_box[:] = outs
+            return [_fix_ct(t, o) for t, o in zip(touts, outs, strict=True)]
+
+        if n:
+            cols, dims = vmap_flat(tangents_out, basis, [0] * len(basis), n)
+            cols = [_batched(c, d, n) for c, d in zip(cols, dims, strict=True)]
+            outs = outs_box
+        else:
             outs = flat(*leaves)
         blocks = []
         for oi, o in enumerate(outs):
-            oshape = np.shape(o)
-            per_in, start = [], 0
+            oshape = tuple(np.shape(o))
+            per_in = []
             for li, leaf in enumerate(leaves):
-                cols = [columns[start + k][oi] for k in range(sizes[li])]
-                start += sizes[li]
-                if cols:
-                    m = fnp.stack([fnp.reshape(c, (-1,)) for c in cols], axis=-1)
-                    per_in.append(fnp.reshape(m, oshape + np.shape(leaf)))
+                if sizes[li]:
+                    part = cols[oi][starts[li]:starts[li + 1]]          # (size, *oshape)
+                    part = fnp.moveaxis(part, 0, -1) if oshape else part
+                    per_in.append(fnp.reshape(part, oshape + tuple(np.shape(leaf))))
                 else:
                     per_in.append(np.zeros(oshape + np.shape(leaf), get_aval(o).dtype))
             inner = tree_util.unflatten(in_tree, per_in)
@@ -297,10 +303,13 @@ def jacfwd(fun, argnums=0, has_aux=False):
 
 
 def jacrev(fun, argnums=0, has_aux=False):
-    """The Jacobian by reverse mode: one forward pass, one VJP per output element."""
+    """The Jacobian by reverse mode: one forward pass, then the VJP of every output basis
+    vector, vectorised with ``vmap`` into one backward pass per output."""
     @functools.wraps(fun)
     @api_boundary
     def jac_fun(*args, **kwargs):
+        from . import numpy as fnp
+        from .transforms.batching import vmap_flat
         nums = _argnums_tuple("jacrev", argnums, len(args))
         diff = tuple(args[i] for i in nums)
         _check_float_leaves("jacrev", fun, diff, "argument")
@@ -311,19 +320,21 @@ def jacrev(fun, argnums=0, has_aux=False):
         blocks = []
         for oi, o in enumerate(outs):
             oa = get_aval(o)
-            rows = []
-            for k in range(oa.size):
+            m = oa.size
+
+            def row(e, oi=oi):
                 cts = [None] * len(outs)
-                e = np.zeros(oa.size, oa.dtype)
-                e[k] = 1
-                cts[oi] = e.reshape(oa.shape)
-                rows.append([_fix_ct(c, p) for c, p in zip(back(cts), leaves, strict=True)])
+                cts[oi] = e
+                return [_fix_ct(c, p) for c, p in zip(back(cts), leaves, strict=True)]
+
             per_in = []
-            for li, leaf in enumerate(leaves):
-                if rows:
-                    per_in.append(_stack_rows([r[li] for r in rows], oa.shape))
-                else:
-                    per_in.append(np.zeros(oa.shape + np.shape(leaf), get_aval(leaf).dtype))
+            if m:
+                basis = np.eye(m, dtype=oa.dtype).reshape((m,) + oa.shape)
+                rows, dims = vmap_flat(row, [basis], [0], m)
+                for r, d, leaf in zip(rows, dims, leaves, strict=True):
+                    per_in.append(fnp.reshape(_batched(r, d, m), oa.shape + tuple(np.shape(leaf))))
+            else:
+                per_in = [np.zeros(oa.shape + np.shape(leaf), get_aval(leaf).dtype) for leaf in leaves]
             inner = tree_util.unflatten(in_tree, per_in)
             blocks.append(inner[0] if isinstance(argnums, int) else inner)
         jac = tree_util.unflatten(out_tree[0], blocks)
