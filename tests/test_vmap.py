@@ -90,3 +90,27 @@ def test_errors_name_the_problem_and_the_fix():
 def test_debug_print_under_vmap_prints_the_batch(capsys):
     fg.vmap(lambda x: fg.debug_print("x={}", x))(np.arange(3.0))
     assert "x=[0. 1. 2.]" in capsys.readouterr().out
+
+
+def test_indexing_with_batched_indices_is_vectorised():
+    """x[label] and .at[label].add with a label per example: one gather / scatter for the
+    whole batch (no loop), equal to the loop."""
+    x = RNG.standard_normal((5, 4, 3))
+    lab = np.array([0, 3, 1, 2, 3])
+
+    def loss(w, xi, label):
+        return -fnp.log(fnp.exp(xi @ w)[label])
+
+    w, xs = RNG.standard_normal((3, 4)), RNG.standard_normal((5, 3))
+    pe = fg.vmap(fg.grad(loss), in_axes=(None, 0, 0))
+    np.testing.assert_allclose(pe(w, xs, lab), np.stack([fg.grad(loss)(w, a, b) for a, b in zip(xs, lab)]))
+    ir = fg.make_ir(pe)(w, xs, lab)
+    assert "concatenate" not in ir.primitives()         # no per-example loop
+    got = fg.vmap(lambda xi, k: fnp.asarray(xi).at[k].add(1.0))(x, lab)
+    want = x.copy()
+    want[np.arange(5), lab] += 1
+    np.testing.assert_allclose(got, want)
+    got = fg.vmap(lambda xi, u: fnp.asarray(xi).at[1:3, 0].set(u), in_axes=(None, 0))(x[0], np.ones((5, 2)))
+    want = np.repeat(x[:1], 5, 0)
+    want[:, 1:3, 0] = 1
+    np.testing.assert_allclose(got, want)

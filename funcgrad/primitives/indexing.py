@@ -201,14 +201,52 @@ def scatter(x, updates, arrays, spec, mode):
 
 # ----------------------------------------------------------------------------- vmap
 
+def _advanced_prefix(spec):
+    """True when the advanced indices (arrays, and ints beside them) lead the index:
+    then a leading batch index array keeps NumPy's result layout example by example."""
+    kinds = [item[0] for item in spec]
+    if "array" not in kinds:
+        return False
+    n = 0
+    while n < len(kinds) and kinds[n] in ("array", "int"):
+        n += 1
+    return all(k not in ("array", "int") for k in kinds[n:])
+
+
+def _per_example_shape(xshape, array_shapes, spec):
+    dummy = np.broadcast_to(np.zeros((), np.int8), xshape)
+    return dummy[build_index(spec, [np.zeros(s, np.intp) for s in array_shapes])].shape
+
+
+def _batched_index(size, arrays, dims, spec):
+    """Index arrays and spec with a leading ``arange(size)`` index: every array's batch
+    dimension first, ranks lined up so that all of them broadcast together."""
+    from ..transforms.batching import move_to_front
+    from .shape import reshape
+    rank = max(len(np.shape(a)) - (d is not None) for a, d in zip(arrays, dims, strict=True))
+    new = [np.arange(size).reshape((size,) + (1,) * rank)]
+    for a, d in zip(arrays, dims, strict=True):
+        if d is not None:
+            a = move_to_front(a, d, size)
+            shape = tuple(np.shape(a))
+            pad = rank - (len(shape) - 1)
+            a = reshape(a, shape[:1] + (1,) * pad + shape[1:]) if pad else a
+        new.append(a)
+    spec = (("array", 0),) + tuple(("array", item[1] + 1) if item[0] == "array" else item for item in spec)
+    return new, spec
+
+
 def _gather_batch(size, vals, dims, *, spec):
-    """Only ``x`` batched: index ``x[:, idx]``.  NumPy puts the dimensions of advanced
-    indices that are not next to each other first, so the batch dimension then
-    follows them."""
+    """Only ``x`` batched: index ``x[:, idx]`` (NumPy puts the dimensions of advanced
+    indices that are not next to each other first, so the batch dimension then follows
+    them).  Batched index arrays: a leading batch index, when the advanced indices lead."""
     from ..transforms.batching import loop_rule, move_to_front
     x, *arrays = vals
     if any(d is not None for d in dims[1:]):
-        return loop_rule(gather_p)(size, vals, dims, spec=spec)
+        if not _advanced_prefix(spec):
+            return loop_rule(gather_p)(size, vals, dims, spec=spec)
+        new_arrays, new_spec = _batched_index(size, arrays, dims[1:], spec)
+        return gather_p.bind(move_to_front(x, dims[0], size), *new_arrays, spec=new_spec), 0
     x = move_to_front(x, dims[0], size)
     out = gather_p.bind(x, *arrays, spec=(("slice", None, None, None),) + tuple(spec))
     if not arrays:
@@ -219,4 +257,35 @@ def _gather_batch(size, vals, dims, *, spec):
     return out, len(np.broadcast_shapes(*[np.shape(a) for a in arrays]))
 
 
+def _scatter_batch(size, vals, dims, *, spec, mode):
+    """Scatter into a batch of arrays: a leading full slice for basic indices, a leading
+    batch index array when the advanced indices lead; otherwise a loop."""
+    from ..transforms.batching import loop_rule, move_to_front
+    from .shape import broadcast_to, reshape
+    x, u, *arrays = vals
+    dx, du, *darrs = dims
+    basic = not arrays
+    if not basic and not _advanced_prefix(spec):
+        return loop_rule(scatter_p)(size, vals, dims, spec=spec, mode=mode)
+    xshape = tuple(np.shape(x))
+    if dx is not None:
+        xshape = xshape[:dx] + xshape[dx + 1:]
+    ashapes = [tuple(np.shape(a))[:d] + tuple(np.shape(a))[d + 1:] if d is not None else tuple(np.shape(a))
+               for a, d in zip(arrays, darrs, strict=True)]
+    target = _per_example_shape(xshape, ashapes, spec)
+    if du is None:
+        u = broadcast_to(u, (size,) + tuple(target))
+    else:
+        u = move_to_front(u, du, size)
+        ushape = tuple(np.shape(u))
+        pad = len(target) - (len(ushape) - 1)
+        u = reshape(u, ushape[:1] + (1,) * pad + ushape[1:]) if pad else u
+    x = move_to_front(x, dx, size)
+    if basic:
+        return scatter_p.bind(x, u, spec=(("slice", None, None, None),) + tuple(spec), mode=mode), 0
+    new_arrays, new_spec = _batched_index(size, arrays, darrs, spec)
+    return scatter_p.bind(x, u, *new_arrays, spec=new_spec, mode=mode), 0
+
+
 gather_p.batch = _gather_batch
+scatter_p.batch = _scatter_batch
