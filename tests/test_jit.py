@@ -382,3 +382,21 @@ def test_eager_ops_on_float64_jit_results_stay_float64():
     for r in (fnp.sum(out), fnp.reshape(out, (5, 1)), fnp.cumsum(out), fnp.sort(out),
               fnp.asarray(out).astype(np.float64), fnp.max(out), fnp.transpose(out)):
         assert np.asarray(r).dtype == np.float64
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_debug_nans_under_jit_names_the_primitive_and_the_line():
+    def f(x):
+        y = fnp.log(x)  # NAN-LINE
+        return y * 2
+
+    jf = fg.jit(f)
+    assert np.isnan(np.asarray(jf(np.array([-1.0, 1.0])))).any()  # off: no error
+    fg.config.debug_nans = True
+    try:
+        with pytest.raises(FloatingPointError, match="log") as e:
+            jf(np.array([-1.0, 1.0]))
+        assert "test_jit.py" in str(e.value)
+        np.testing.assert_allclose(jf(np.array([1.0, 2.0])), 2 * np.log([1.0, 2.0]))  # finite: no error
+    finally:
+        fg.config.debug_nans = False

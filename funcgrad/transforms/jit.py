@@ -177,12 +177,15 @@ class JitFunction:
         try:
             if self._warm:
                 with _x64(True):
-                    return self._jitted(*args, **kwargs)
-            with self._lock:
-                with _x64(True):
                     out = self._jitted(*args, **kwargs)
-                self._warm = True
-                return out
+            else:
+                with self._lock:
+                    with _x64(True):
+                        out = self._jitted(*args, **kwargs)
+                    self._warm = True
+            if config.debug_nans:
+                self._check_nans(out, args, kwargs)
+            return out
         except _Inline:
             return self.fun(*args, **kwargs)
         except (TypeError, ValueError) as e:
@@ -192,6 +195,20 @@ class JitFunction:
             if isinstance(e, FuncgradError) and not config.show_internal_frames:
                 e.with_traceback(_filtered(e.__traceback__))  # end the traceback at the user's frame
             raise
+
+    def _check_nans(self, out, args, kwargs):
+        """debug_nans: when the compiled program produced a NaN or Inf, run the function
+        again eagerly (NumPy, op by op), where the first primitive that produces one
+        raises ``FloatingPointError`` naming itself and the user's line."""
+        bad = [x for x in tree_util.leaves(out) if np.dtype(x.dtype).kind == "f" and not np.all(np.isfinite(x))]
+        if not bad:
+            return
+        eager_args = tree_util.map(lambda x: np.asarray(x) if hasattr(x, "dtype") else x, (args, kwargs))
+        self.fun(*eager_args[0], **eager_args[1])
+        raise FloatingPointError(
+            f"debug_nans: jit of {self.__name__} returned a NaN or Inf, but running it eagerly did not "
+            f"reproduce it (at {user_location()}); XLA's arithmetic differs from NumPy's here.\nFix: "
+            "inspect the inputs, or run the function without jit to debug.")
 
     def _call_in_transform(self, args, kwargs):
         """Called with tracers of another funcgrad transform (``grad(jit(f))``).
