@@ -459,8 +459,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
             raise ValueError(f"vmap of {_fun_name(fun)}: in_axes has {len(axes)} entries for {len(args)} "
                              f"positional arguments (at {user_location()}).\nFix: one entry per argument.")
         leaves, in_tree = tree_util.flatten(args)
-        specs = _broadcast_prefix("in_axes", axes if isinstance(axes, tuple) else (axes,) * len(args)
-                                  if not isinstance(axes, tuple) else axes, args)
+        specs = _broadcast_prefix("in_axes", axes if isinstance(axes, tuple) else (axes,) * len(args), args)
         dims, sizes = [], {}
         for x, d in zip(leaves, specs, strict=True):
             if d is None:

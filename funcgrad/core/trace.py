@@ -31,6 +31,19 @@ class Trace:
         """The concrete value behind ``tracer``, or raise ConcretizationError."""
         raise NotImplementedError
 
+    def unpack(self, values):
+        """``(inner, extras)``: this trace's tracers split into what they carry
+        (``Tracer.parts``); other values pass through with extra ``None``."""
+        inner, extras = [], []
+        for v in values:
+            if isinstance(v, Tracer) and v._trace is self:
+                a, b = v.parts()
+            else:
+                a, b = v, None
+            inner.append(a)
+            extras.append(b)
+        return inner, extras
+
 
 @contextlib.contextmanager
 def new_trace(cls, *args, origin=None):

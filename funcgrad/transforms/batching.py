@@ -25,6 +25,9 @@ class BatchTracer(Tracer):
             return a
         return a.update(shape=a.shape[:self.bdim] + a.shape[self.bdim + 1:])
 
+    def parts(self):
+        return self.val, self.bdim
+
 
 class BatchTrace(Trace):
     __slots__ = ("axis_size", "fun_name")
@@ -33,14 +36,7 @@ class BatchTrace(Trace):
         self.axis_size, self.fun_name = axis_size, fun_name
 
     def process(self, prim, args, params):
-        vals, dims = [], []
-        for a in args:
-            if isinstance(a, BatchTracer) and a._trace is self:
-                vals.append(a.val)
-                dims.append(a.bdim)
-            else:
-                vals.append(a)
-                dims.append(None)
+        vals, dims = self.unpack(args)
         if all(d is None for d in dims):
             return prim.bind(*vals, **params)
         rule = prim.batch or loop_rule(prim)
@@ -114,13 +110,4 @@ def vmap_flat(fun, args, in_dims, size, fun_name=None, origin=None):
     """Run ``fun`` (flat -> flat) on batched ``args``; returns ``(outs, out_dims)``."""
     with new_trace(BatchTrace, size, fun_name, origin=origin) as trace:
         ins = [a if d is None else BatchTracer(trace, a, d) for a, d in zip(args, in_dims, strict=True)]
-        outs = fun(*ins)
-        vals, dims = [], []
-        for o in outs:
-            if isinstance(o, BatchTracer) and o._trace is trace:
-                vals.append(o.val)
-                dims.append(o.bdim)
-            else:
-                vals.append(o)
-                dims.append(None)
-    return vals, dims
+        return trace.unpack(fun(*ins))

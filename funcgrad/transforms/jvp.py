@@ -19,6 +19,9 @@ class JVPTracer(Tracer):
         return get_aval(self.primal)
 
     shape = property(lambda self: self.primal.shape if hasattr(self.primal, "shape") else ())
+
+    def parts(self):
+        return self.primal, self.tangent
     dtype = property(lambda self: get_aval(self.primal).dtype)
 
 
@@ -26,14 +29,7 @@ class JVPTrace(Trace):
     __slots__ = ()
 
     def process(self, prim, args, params):
-        primals, tangents = [], []
-        for a in args:
-            if isinstance(a, JVPTracer) and a._trace is self:
-                primals.append(a.primal)
-                tangents.append(a.tangent)
-            else:
-                primals.append(a)
-                tangents.append(None)
+        primals, tangents = self.unpack(args)
         if prim.nondiff or all(t is None for t in tangents):
             return prim.bind(*primals, **params)
         out, tout = prim.jvp(primals, tangents, **params)
@@ -53,13 +49,4 @@ def jvp_flat(fun, primals, tangents, origin=None):
     """
     with new_trace(JVPTrace, origin=origin) as trace:
         ins = [JVPTracer(trace, p, t) for p, t in zip(primals, tangents, strict=True)]
-        outs = fun(*ins)
-        res, touts = [], []
-        for o in outs:
-            if isinstance(o, JVPTracer) and o._trace is trace:
-                res.append(o.primal)
-                touts.append(o.tangent)
-            else:
-                res.append(o)
-                touts.append(None)
-    return res, touts
+        return trace.unpack(fun(*ins))
