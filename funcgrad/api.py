@@ -458,8 +458,10 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
         if isinstance(axes, tuple) and not hasattr(axes, "_fields") and len(axes) != len(args):
             raise ValueError(f"vmap of {_fun_name(fun)}: in_axes has {len(axes)} entries for {len(args)} "
                              f"positional arguments (at {user_location()}).\nFix: one entry per argument.")
-        leaves, in_tree = tree_util.flatten(args)
+        # Keyword arguments are always mapped over their leading axis (as in JAX).
+        leaves, in_tree = tree_util.flatten((args, kwargs))
         specs = _broadcast_prefix("in_axes", axes if isinstance(axes, tuple) else (axes,) * len(args), args)
+        specs += [0] * (len(leaves) - len(specs))
         dims, sizes = [], {}
         for x, d in zip(leaves, specs, strict=True):
             if d is None:
@@ -487,7 +489,8 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
         out_tree = [None]
 
         def flat(*xs):
-            out = fun(*tree_util.unflatten(in_tree, xs), **kwargs)
+            a, kw = tree_util.unflatten(in_tree, xs)
+            out = fun(*a, **kw)
             out_leaves, out_tree[0] = tree_util.flatten(out)
             return out_leaves
 

@@ -25,7 +25,7 @@ import zlib
 import numpy as np
 
 from . import tree
-from .errors import FuncgradError, TreeStructureError
+from .errors import DTypeError, FuncgradError, ShapeError, TreeStructureError
 
 __all__ = ["save", "load", "CheckpointError"]
 
@@ -278,4 +278,23 @@ def load(path, like=None):
         raise TreeStructureError(f"load({path!r}, like=...): the saved tree and like have different structures.\n"
                                  f"  saved: {header['treedef']}\n  like: {like_def}\n"
                                  "Fix: pass a like built the same way as the saved tree.")
+    _check_leaves_like(path, like, leaves)
     return tree.unflatten(like_def, leaves)
+
+
+def _check_leaves_like(path, like, leaves):
+    """Each saved leaf must have the shape and dtype of ``like``'s leaf at its path
+    (leaves of ``like`` that are not arrays, such as Python scalars, only fix the structure)."""
+    for (key, want), got in zip(tree._jtu.tree_flatten_with_path(like)[0], leaves, strict=True):
+        if not hasattr(want, "shape") or not hasattr(want, "dtype"):
+            continue
+        got = np.asarray(got)
+        where = tree.keystr(key)
+        if tuple(want.shape) != got.shape:
+            raise ShapeError(f"load({path!r}, like=...): the leaf at {where} has shape {got.shape} in the file "
+                             f"but {tuple(want.shape)} in like.\nFix: pass a like built with the saved shapes "
+                             "(e.g. the same model configuration), or load without like and convert.")
+        if np.dtype(want.dtype) != got.dtype:
+            raise DTypeError(f"load({path!r}, like=...): the leaf at {where} has dtype {got.dtype} in the file "
+                             f"but {np.dtype(want.dtype)} in like.\nFix: pass a like of the saved dtypes, or "
+                             "load without like and convert with .astype(...).")

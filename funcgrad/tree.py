@@ -75,15 +75,32 @@ def map(f, tree, *rest, is_leaf=None):  # noqa: A001  (mirrors jax.tree.map)
     return _jtu.tree_map(f, tree, *rest, is_leaf=is_leaf)
 
 
-def register_node(cls, flatten_fn=None, unflatten_fn=None):
+def register_node(cls, flatten_fn=None, unflatten_fn=None, *, data_fields=None, meta_fields=None):
     """Register ``cls`` as a pytree node.
 
     ``flatten_fn(obj) -> (children, aux)`` and ``unflatten_fn(aux, children) -> obj``.
-    A dataclass may be registered with no functions: all its fields become children.
+    A dataclass may be registered with no functions: its fields are children (arrays,
+    traced and differentiated) except *static* ones -- named in ``meta_fields``, or
+    declared ``dataclasses.field(metadata={"static": True})`` -- which are kept as
+    hashable metadata in the tree's structure (a name, a config string, a flag).
+    Works as a decorator too: ``@register_node`` or
+    ``@functools.partial(register_node, meta_fields=["name"])``.
     """
-    if flatten_fn is None and unflatten_fn is None and dataclasses.is_dataclass(cls):
-        names = [f.name for f in dataclasses.fields(cls)]
-        return _jtu.register_dataclass(cls, data_fields=names, meta_fields=[])
+    if flatten_fn is None and unflatten_fn is None:
+        if not dataclasses.is_dataclass(cls):
+            raise TypeError(f"register_node({cls.__name__}): pass flatten_fn and unflatten_fn, or register a "
+                            "dataclass.")
+        fields = [f for f in dataclasses.fields(cls) if f.init]
+        if meta_fields is None:
+            meta_fields = [f.name for f in fields if f.metadata.get("static", False)
+                           and (data_fields is None or f.name not in data_fields)]
+        if data_fields is None:
+            data_fields = [f.name for f in fields if f.name not in meta_fields]
+        _jtu.register_dataclass(cls, data_fields=list(data_fields), meta_fields=list(meta_fields))
+        return cls
+    if data_fields is not None or meta_fields is not None:
+        raise TypeError("register_node: data_fields/meta_fields are for dataclasses registered without "
+                        "flatten_fn/unflatten_fn")
     _jtu.register_pytree_node(cls, flatten_fn, unflatten_fn)
     return cls
 

@@ -102,13 +102,18 @@ class Tracer:
         return int(self._concrete("int()"))
 
     def __index__(self):
-        return int(self._concrete("an index"))
+        return int(self._concrete(
+            "using a traced value as a Python index (e.g. a NumPy array indexed by it: to look up a "
+            "constant table with a traced index, make the table a funcgrad array, "
+            "`fnp.asarray(table)[i]`, or use `fnp.take(table, i)`),"))
 
     def __complex__(self):
         raise DTypeError("complex numbers are outside this version of funcgrad")
 
     def __array__(self, dtype=None, copy=None):
-        arr = np.asarray(self._concrete("conversion to a NumPy array"))
+        arr = np.asarray(self._concrete(
+            "conversion to a NumPy array (a NumPy function applied to a traced value, or a NumPy array "
+            "indexed by one: use funcgrad.numpy instead, e.g. `fnp.asarray(table)[i]` or `fnp.take`)"))
         return arr if dtype is None else arr.astype(dtype)
 
     def __setitem__(self, idx, value):

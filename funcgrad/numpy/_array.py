@@ -19,6 +19,14 @@ class Array(np.ndarray):
         from ._indexing import AtIndexer
         return AtIndexer(self)
 
+    def __getitem__(self, idx):
+        # A traced index (an embedding lookup inside jit or vmap) is a gather of this
+        # constant; a concrete one is NumPy's own indexing.
+        if _has_tracer(idx):
+            from ._indexing import getitem
+            return getitem(self, idx)
+        return np.ndarray.__getitem__(self, idx)
+
 
 def _has_tracer(x):
     if isinstance(x, Tracer):

@@ -145,14 +145,38 @@ def _take_diagonals(x, s):
         s = "".join(c for k, c in enumerate(s) if k not in (i, j)) + dup
 
 
+def _broadcast_labels(subscripts, ops, terms):
+    """Size-1 dimensions take the size their letter has in the other operands (NumPy
+    broadcasts them); sizes that differ otherwise are an error."""
+    sizes = {}
+    for x, s in terms:
+        for c, n in zip(s, np.shape(x), strict=True):
+            if n != 1:
+                if sizes.setdefault(c, n) != n:
+                    raise shape_error("einsum", [get_aval(o) for o in ops],
+                                      f"letter {c!r} of {subscripts!r} has sizes {sizes[c]} and {n}",
+                                      "give every dimension of one letter the same size (or size 1)")
+    out = []
+    for x, s in terms:
+        shape = tuple(np.shape(x))
+        full = tuple(sizes.get(c, 1) for c in s)
+        out.append((S.broadcast_to(x, full) if full != shape else x, s))
+    return out
+
+
 def einsum(subscripts, *operands, optimize=None, precision=None):
     """Einstein summation, contracted pairwise left to right with ``dot_general``."""
     ops = [_arr(o) for o in operands]
     ins, out = _parse(subscripts, [np.shape(o) for o in ops])
     terms = []
     for x, s in zip(ops, ins, strict=True):
+        if len(s) != _nd(x):
+            raise shape_error("einsum", [get_aval(o) for o in ops],
+                              f"subscripts {s!r} name {len(s)} dimensions of an operand of shape {np.shape(x)}",
+                              "write one letter per dimension (or use '...')")
         x, s = _take_diagonals(x, s)
         terms.append((x, s))
+    terms = _broadcast_labels(subscripts, ops, terms)
 
     def needed(exclude_idx):
         return set(out).union(*[set(s) for k, (_, s) in enumerate(terms) if k not in exclude_idx])

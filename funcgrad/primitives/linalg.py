@@ -35,7 +35,7 @@ def _dot_impl(x, y, *, contract, batch):
     if not xb:  # the common cases map straight onto one BLAS call
         if xc == (nx - 1,) and ((ny == 2 and yc == (0,)) or (ny == 1 and yc == (0,))):
             return np.matmul(x, y)
-        if nx == 2 and ny == 2:
+        if nx == 2 and ny == 2 and len(xc) == 1:
             a = x if xc == (1,) else x.T
             b = y if yc == (0,) else y.T
             return np.matmul(a, b)

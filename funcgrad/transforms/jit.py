@@ -16,6 +16,7 @@ import functools
 import inspect
 import logging
 import threading
+import types
 
 import jax
 import jax.numpy as jnp
@@ -37,6 +38,30 @@ try:  # jax >= 0.6 has it at the top level; older releases only in jax.experimen
     _x64 = jax.enable_x64
 except AttributeError:  # pragma: no cover
     from jax.experimental import enable_x64 as _x64
+
+
+def _index_jax_arrays_with_tracers():
+    """Let a jax array (a ``jit`` result) be indexed by a funcgrad tracer, as a
+    funcgrad array can: ``table[i]`` inside ``jit``/``vmap`` becomes a gather of the
+    constant ``table``.  Python gives the index no say in ``table[i]``, so jax's array
+    type gets a ``__getitem__`` that hands traced indices to funcgrad and everything
+    else to jax unchanged."""
+    array_type = type(jnp.zeros(()))
+    jax_getitem = array_type.__getitem__
+    if getattr(jax_getitem, "_funcgrad", False):
+        return
+
+    def __getitem__(self, idx):
+        if isinstance(idx, Tracer) or (type(idx) is tuple and any(isinstance(i, Tracer) for i in idx)):
+            from ..numpy._indexing import getitem
+            return getitem(self, idx)
+        return jax_getitem(self, idx)
+
+    __getitem__._funcgrad = True
+    array_type.__getitem__ = __getitem__
+
+
+_index_jax_arrays_with_tracers()
 
 
 class LowerCtx:
@@ -281,11 +306,19 @@ class JitFunction:
                         f"{type(args[i]).__name__} (at {user_location()}).\nFix: pass a hashable value "
                         "(a tuple instead of a list, a frozen dataclass), or make the argument dynamic.") from e
 
+    def __get__(self, obj, objtype=None):
+        """``@jit`` on a method: accessed through an instance, ``self`` is bound (as a
+        plain function would be); the method's jitted function is shared by instances."""
+        if obj is None:
+            return self
+        return types.MethodType(self, obj)
+
     @api_boundary
     def lower(self, *args, **kwargs):
-        """jax's ``Lowered`` object: ``.as_text()`` is the StableHLO program."""
+        """The lowered program: ``.as_text()`` is its StableHLO, ``.compile()`` the
+        compiled executable, which accepts what the jitted function accepts."""
         with _x64(True):
-            return self._jitted.lower(*args, **kwargs)
+            return Lowered(self._jitted.lower(*args, **kwargs))
 
     @api_boundary
     def ir(self, *args, **kwargs):
@@ -298,6 +331,39 @@ class JitFunction:
     def clear_cache(self):
         self._irs.clear()
         self._jitted.clear_cache()
+
+
+class Lowered:
+    """jax's ``Lowered`` for funcgrad's dtypes: ``compile()`` gives a :class:`Compiled`;
+    every other attribute is jax's (``as_text``, ``cost_analysis``, ...)."""
+
+    def __init__(self, lowered):
+        self._lowered = lowered
+
+    def compile(self, *args, **kwargs):
+        with _x64(True):
+            return Compiled(self._lowered.compile(*args, **kwargs))
+
+    def as_text(self, *args, **kwargs):
+        return self._lowered.as_text(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._lowered, name)
+
+
+class Compiled:
+    """A compiled program called in funcgrad's 64-bit mode, so float64/int64 inputs
+    reach it as they are (as they reach the jitted function)."""
+
+    def __init__(self, compiled):
+        self._compiled = compiled
+
+    def __call__(self, *args, **kwargs):
+        with _x64(True):
+            return self._compiled(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._compiled, name)
 
 
 def _resolve_statics(fun, nums, names):
