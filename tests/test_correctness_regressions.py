@@ -211,3 +211,16 @@ def test_dataclass_static_fields_are_metadata_under_every_transform():
     assert len(fg.tree.leaves(Scaled(np.ones(2), "t"))) == 1
     assert fg.tree.structure(Scaled(np.ones(2), "t")) != fg.tree.structure(Scaled(np.ones(2), "u"))
     assert fg.jit(lambda s: s.x * (2.0 if s.name == "s" else 3.0))(Scaled(np.ones(2))).tolist() == [2.0, 2.0]
+
+
+# ----------------------------------------------------------------------------- linalg of integers
+
+@pytest.mark.parametrize("name", ["inv", "det", "cholesky", "solve", "slogdet"])
+def test_linalg_of_integer_matrices_is_float64_eagerly_and_under_jit(name):
+    a, b = np.array([[2, 1], [1, 3]]), np.array([1, 2])
+    fn = {"solve": lambda m, a: m.linalg.solve(a, b), "slogdet": lambda m, a: m.linalg.slogdet(a)[1]}.get(
+        name, lambda m, a: getattr(m.linalg, name)(a))
+    ref = fn(np, a)
+    for got in (fn(fnp, a), fg.jit(lambda a: fn(fnp, a))(a), fg.eval_ir(fg.make_ir(lambda a: fn(fnp, a))(a), a)[0]):
+        assert np.asarray(got).dtype == ref.dtype == np.float64
+        np.testing.assert_allclose(got, ref, rtol=1e-12)

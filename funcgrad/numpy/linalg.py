@@ -18,6 +18,14 @@ def _arr(x):
     return asarray(x) if isinstance(x, (list, tuple)) else x
 
 
+def _matrix(x):
+    """A linalg operand: integer and bool matrices are solved in float64, as NumPy does."""
+    x = _arr(x)
+    if get_aval(x).dtype.kind in "biu":
+        x = E.convert_element_type(x, np.float64)
+    return x
+
+
 class SlogdetResult(NamedTuple):
     sign: object
     logabsdet: object
@@ -25,18 +33,18 @@ class SlogdetResult(NamedTuple):
 
 def slogdet(a):
     """``(sign, log|det a|)``, stable for large or tiny determinants."""
-    sign, logdet = L.slogdet(_arr(a))
+    sign, logdet = L.slogdet(_matrix(a))
     return SlogdetResult(sign, logdet)
 
 
 def det(a):
-    sign, logdet = L.slogdet(_arr(a))
+    sign, logdet = L.slogdet(_matrix(a))
     return E.mul(sign, E.exp(logdet))
 
 
 def solve(a, b):
     """``x`` with ``a @ x == b``; ``b`` is a vector when it is 1-d (NumPy 2 rule)."""
-    a, b = _arr(a), _arr(b)
+    a, b = _matrix(a), _matrix(b)
     sa, sb = np.shape(a), np.shape(b)
     if len(sa) < 2 or sa[-1] != sa[-2]:
         raise shape_error("linalg.solve", [get_aval(a), get_aval(b)], "a must be square (..., n, n)",
@@ -53,12 +61,12 @@ def solve(a, b):
 
 
 def inv(a):
-    a = _arr(a)
+    a = _matrix(a)
     return L.solve(a, L.eye_like(a))
 
 
 def cholesky(a):
-    return L.cholesky(_arr(a))
+    return L.cholesky(_matrix(a))
 
 
 def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002  (NumPy's name)
