@@ -13,17 +13,21 @@ jit_cache_size : int
     are dropped first).
 show_internal_frames : bool
     Keep funcgrad's own frames in tracebacks of funcgrad errors.
+check_irs : bool
+    Type-check every traced program (``IR.check``) as it is made: for debugging
+    funcgrad itself and custom primitives; funcgrad's tests turn it on.
 """
 
 
 class _Config:
-    __slots__ = ("debug_nans", "log_compiles", "jit_cache_size", "show_internal_frames")
+    __slots__ = ("debug_nans", "log_compiles", "jit_cache_size", "show_internal_frames", "check_irs")
 
     def __init__(self):
         self.debug_nans = False
         self.log_compiles = False
         self.jit_cache_size = 64
         self.show_internal_frames = False
+        self.check_irs = False
 
     def update(self, name, value):
         """Set one option by name (``config.update("debug_nans", True)``), as in JAX."""

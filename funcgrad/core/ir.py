@@ -69,6 +69,11 @@ class IR:
 
     __repr__ = __str__
 
+    def check(self):
+        """Type-check the program (see :func:`funcgrad.core.check.check_ir`); returns it."""
+        from .check import check_ir
+        return check_ir(self)
+
     def primitives(self):
         """Names of the primitives used, in order of first use (sub-programs included)."""
         seen = []

@@ -7,6 +7,7 @@ become constants of the program; Python and NumPy scalars become literals.
 """
 import numpy as np
 
+from ..config import config
 from ..errors import DTypeError, ShapeError
 from .avals import get_aval
 from .ir import IR, Eqn, Literal, Var, dce
@@ -83,7 +84,10 @@ def stage(fun, in_avals, fun_name=None, origin=None, keep_dead=False):
         outs = fun(*args)
         out_atoms = [trace.atom(o) for o in outs]
     ir = IR([a.var for a in args], trace.const_vars, trace.consts, trace.eqns, out_atoms)
-    return ir if keep_dead else dce(ir)
+    ir = ir if keep_dead else dce(ir)
+    if config.check_irs:
+        ir.check()
+    return ir
 
 
 __all__ = ["StagingTrace", "StagingTracer", "stage", "ShapeError", "DTypeError"]
