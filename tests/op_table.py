@@ -347,6 +347,34 @@ def ix(label, idx):
     return op(f"x[{label}]", V("f64[4,5]"), V("f32[4,5]"), V("i32[4,5]"), f=lambda m, x: x[idx])
 
 
+def _weak_ref(np_fn, *names):
+    """NumPy's ``np_fn`` with the Python scalars among the arguments (and the keywords
+    ``names``) weakly typed, as funcgrad keeps them: NumPy's ``append``/``diff`` turn
+    them into float64 / int64 arrays first."""
+    def ref(*args, **kw):
+        dt = np.result_type(*args, *[kw[k] for k in names if k in kw])
+        weak = lambda v: np.asarray(v, dt) if type(v) in (bool, int, float) else v  # noqa: E731
+        return np_fn(*[weak(a) for a in args], **{k: weak(v) if k in names else v for k, v in kw.items()})
+    return ref
+
+
+def _np_row_stack(*tup):
+    """``np.row_stack`` where this NumPy still has it (deprecated in NumPy 2), else ``np.vstack``."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return getattr(np, "row_stack", np.vstack)(tup)
+
+
+def _np_cross(*args, **kw):
+    """``np.cross`` without its NumPy 2 deprecation warning for 2-vectors."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return np.cross(*args, **kw)
+
+
+NONFINITE = np.array([np.nan, np.inf, -np.inf, 1.5, -0.5])
 I0 = np.array([0, 2, 2, 3])          # repeated indices: gathers duplicate, scatters accumulate
 I2 = np.array([[0, 1], [3, 0]])
 MASK = np.array([True, False, True, True])
@@ -420,6 +448,12 @@ OPS = [
     op("round", *unary(), V("f32[3,4]", decimals=2), V("i32[4]", decimals=0), V("i32[4]", decimals=-1), dom="frac"),
     op("sinc", *unary(), V(np.array([0.0, 0.5, -1.0])), V(np.array([0.0, 1.0], np.float32))),
     op("logical_not", V("bool[3,4]"), V("small:f32[5]"), V("i32[4]"), diff=False),
+    op("fabs", *unary(), V("i8[4]"), V("bool[3]"), V("u32[3]"), dom="nonzero"),
+    *[op(name, *unary(), V("u8[3]"), V("bool[3]"), V("i16[3]"), V("f16[3]"))
+      for name in ("deg2rad", "rad2deg", "radians", "degrees")],
+    op("nan_to_num", V("f64[3,4]"), V(NONFINITE, grad=True), V(NONFINITE.astype(np.float32)),
+       V(NONFINITE.astype(np.float16)), V(NONFINITE, nan=1.5, posinf=2.0, neginf=-2.0, grad=True),
+       V(NONFINITE.astype(np.float32), posinf=1e300, neginf=np.float64(-3.0)), V("i32[4]"), V("bool[3]"), V("float")),
     op("isfinite", V(np.array([1.0, np.inf, -np.inf, np.nan])), V("f32[3]"), V("i32[3]"), diff=False),
     op("isnan", V(np.array([1.0, np.inf, -np.inf, np.nan])), V("f32[3]"), V("i32[3]"), diff=False),
     op("isinf", V(np.array([1.0, np.inf, -np.inf, np.nan], np.float32)), V("f64[3]"), V("bool[3]"), diff=False),
@@ -441,6 +475,8 @@ OPS = [
     op("arctan2", *binary(ints=False), V("i32[3]", "pos:i32[3]")),
     op("logaddexp", *binary(ints=False), V("u8[3]", "bool[3]"),
        V(np.array([-np.inf, 1.0, 800.0]), np.array([-np.inf, -np.inf, 800.0]))),
+    op("logaddexp2", *binary(ints=False), V("u8[3]", "bool[3]"), V("i32[3]", "i32[3]"),
+       V(np.array([-np.inf, 1.0, 800.0, np.inf]), np.array([-np.inf, -np.inf, 800.0, np.inf]))),
     op("hypot", *binary(ints=False), V("i32[3]", "i32[3]"), V("bool[3]", "bool[3]")),
     op("mod", *binary(dy="pos:"), V("nonzero:f64[3,4]", "nonzero:f64[4]"), dom="frac"),
     op("remainder", *binary(dy="pos:"), V("i32[5]", "nonzero:i32[5]"), dom="frac"),
@@ -448,6 +484,13 @@ OPS = [
        V("i32[5]", S(0), S(3)), V("f32[5]", S(None), S(0.3)), V("f32[5]", 0.1, 0.4), V("i32[4]", 0.5, 2.5)),
     op("where", V("bool[3,4]", "f64[3,4]", "f64[4]"), V("bool[3]", "f32[3]", 0.0), V("bool[3,1]", "i32[4]", 1.5),
        V("bool[3]", "i32[3]", "u8[3]"), V("f32[3]", "f32[3]", "f32[3]")),
+    op("select", V("bool[3,4]", "bool[4]", "f64[3,4]", "f64[4]"),
+       V("bool[3,4]", "bool[4]", "f32[3,4]", "f32[3,1]", default=1.5),
+       V("bool[3]", "bool[3]", "i32[3]", 2.5), V("bool[2,1]", "bool[3]", "f32[]", "i8[3]", default=np.float64(-1.0)),
+       V("bool[4]", "bool[4]", "i32[4]", "u8[4]"), V("bool[3]", "bool[2,1]", 1, 2, grad=False),
+       f=lambda m, c1, c2, x, y, **kw: m.select([c1, c2], [x, y], **kw)),
+    op("select(array default)", V("bool[3,4]", "f64[4]", "f64[3,1]"), V("bool[3]", "f32[3]", "f64[]", grad=True),
+       V("bool[4]", "i32[4]", "f32[4]"), f=lambda m, c, x, d: m.select([c], [x], d)),
 
     # ------------------------------------------------------------------ comparison and logic
     *[op(name, V("small:f64[3,4]", "small:f64[4]"), V("small:f32[3]", 1.0), V("small:i32[3,4]", "small:i32[3,4]"),
@@ -511,6 +554,16 @@ OPS = [
        V(S("ij,j->i"), "f64[3,4]", "f64[4]", grad=True), V(S("bij,bjk->bik"), "f32[2,3,4]", "f32[2,4,5]"),
        V(S("...ij,...jk->...ik"), "f32[2,3,4]", "f32[2,4,2]"), V(S("ij,ij->i"), "i32[2,3]", "i32[2,3]"),
        V(S("ij,jk,kl->il"), "f64[2,3]", "f64[3,4]", "f64[4,2]", grad=True)),
+    op("kron", V("f64[2,3]", "f64[3,2]"), V("i32[2]", "i32[2,3]"), V("f32[2,2]", "f32[2]", grad=True),
+       V("f64[2]", "f64[]", grad=True), V("f32[2]", "i32[3]"), V("f64[2,1,2]", "f64[3,2]", grad=True)),
+    op("cross", V("f64[3]", "f64[3]"), V("f32[4,3]", "f32[3]", grad=True),
+       V("f64[3,4]", "f64[4,3]", axisa=0, grad=True),
+       V("f64[2,3,4]", "f64[3,4]", axisa=1, axisb=0, axisc=0, grad=True), V("f32[3,2]", "f32[3,2]", axis=0),
+       V("f64[5,3]", "f64[5,3]", axisc=-2), V("i32[3]", "i32[3]"), V("i32[2,3]", "f32[3]"),
+       # 2-vectors (deprecated in NumPy 2): a zero third component; two of them give a scalar
+       V("f64[4,2]", "f64[2]", grad=True), V("f64[4,2]", "f64[3]", grad=True), V("f64[3]", "f32[4,2]", axisc=0),
+       V("i32[2]", "i32[2]"),
+       ref=_np_cross),
     op("outer", V("f64[3]", "f64[4]"), V("f32[2,2]", "f32[3]", grad=True), V("i32[2]", "i32[3]")),
     op("inner", V("f64[3,4]", "f64[2,4]"), V("f32[4]", "f32[4]"), V("f64[2,3,4]", "f64[4]", grad=True),
        V("i32[3]", "i32[3]")),
@@ -555,6 +608,32 @@ OPS = [
     op("broadcast_arrays", V("f64[3,1]", "f64[4]"), V("f32[2]", "i32[3,1]", "f32[]")),
     op("atleast_1d", V("f64[]"), V("f32[3]"), V("f32[2,3]"), V("f64[]", "f64[2,3]", grad=True)),
     op("atleast_2d", V("f64[]"), V("f32[3]"), V("f32[2,3]"), V("f64[3]", "f64[]", grad=True)),
+    op("atleast_3d", V("f64[]"), V("f32[3]"), V("f32[2,3]"), V("f32[2,3,4]"), V("f64[3]", "f64[2,2]", grad=True)),
+    op("meshgrid", V("f64[3]", "f64[2]"), V("f32[3]", "i32[2]", indexing="ij"), V("f32[3]", "f32[2]", "f32[4]"),
+       V("f64[3]", "f64[2]", "f64[4]", sparse=True, grad=True), V("f32[2]", "f32[3]", sparse=True, copy=False),
+       V("f64[2,2]", "f64[3]", indexing="ij", grad=True), V("f32[3]"),
+       V("f64[2]", "f64[3]", "f64[2]", indexing="ij", sparse=True),
+       jref=lambda *xs, **kw: jnp.meshgrid(*[jnp.ravel(x) for x in xs], **kw)),  # jax takes 1-d inputs only
+    op("append", V("f64[2,3]", "f64[4]"), V("f32[2,3]", "f32[1,3]", axis=0), V("i32[2,3]", "i32[2,1]", axis=-1),
+       V("f32[3]", "f64[2]"), V("f64[2,2]", "f64[3]", grad=True), V("f64[2,3]", "f64[2,2]", axis=1, grad=True),
+       V("u8[2]", "i8[2]")),
+    op("append(scalar)", V("i32[3]", 2), V("f32[2,2]", 1.5), V("f16[2]", 2.5), V("f64[2,2]", 2, grad=True),
+       f=lambda m, x, v, **kw: m.append(x, v, **kw), ref=_weak_ref(np.append)),
+    op("diff", V("f64[5]"), V("f32[3,4]", n=2), V("f64[3,4]", axis=0, grad=True),
+       V("f64[2,3,4]", n=2, axis=1, grad=True),
+       V("i32[6]"), V("u8[4]"), V("bool[5]"), V("f64[4]", n=0), V("f32[3]", n=4), V("i32[3,4]", axis=-2, n=2)),
+    op("diff(prepend, append)", V("f64[3,4]", "f64[3,1]", "f64[3,2]"), V("f32[4]", "f64[2]", "i32[1]"),
+       V("i32[3,2]", "i32[3,1]", "i32[3,2]"), V("f64[3]", "f64[]", "f32[]", grad=True), V("i32[4]", 0, 2),
+       V("f32[2,3]", 1.5, "f32[2,1]"), V("bool[4]", True, "bool[1]"),
+       f=lambda m, x, p, a: m.diff(x, prepend=p, append=a),
+       ref=lambda x, p, a: _weak_ref(np.diff, "prepend", "append")(x, prepend=p, append=a)),
+    op("diff(axis, prepend scalar)", V("i32[3,4]", axis=0, prepend=0), V("f32[3,4]", append=1.5, n=2),
+       V("f64[2,3]", axis=0, prepend=2.0, grad=True),
+       f=lambda m, x, **kw: m.diff(x, **kw), ref=_weak_ref(np.diff, "prepend", "append")),
+    op("column_stack", V("f64[3]", "f64[3]"), V("f32[3]", "f32[3,2]"), V("f64[]", "f64[]", grad=True),
+       V("i32[2]", "f32[2]"), V("f64[2,2]", "f64[2]", grad=True), f=lambda m, *xs: m.column_stack(xs)),
+    op("row_stack", V("f64[3]", "f64[3]"), V("f32[2,3]", "f32[1,3]"), V("f64[]", "f64[]", grad=True),
+       V("i32[2]", "f32[2]"), f=lambda m, *xs: m.row_stack(xs), ref=_np_row_stack, jref=lambda *xs: jnp.vstack(xs)),
     op("concatenate", V("f64[2,3]", "f64[1,3]"), V("f32[2,3]", "f32[2,2]", axis=1),
        V("f32[2,2]", "f32[3]", axis=None), V("f32[2]", "i32[3]"), V("f32[2]", "f32[3]", dtype=fnp.float64),
        V("f64[2,3]", "f64[2,1]", "f64[2,2]", axis=-1, grad=True),
@@ -576,6 +655,11 @@ OPS = [
        V("f64[3,4]", S(((1, 2), (3, 1))), mode="wrap", grad=True),
        V("i32[3]", S((2, 1))), V("f64[3]", S(1), constant_values=2.0)),
     op("flip", V("f64[3,4]"), V("f32[3,4]", axis=1), V("f64[2,3,4]", axis=(0, 2), grad=True)),
+    op("fliplr", V("f64[3,4]"), V("f32[2,3,4]"), V("i32[3,2]")),
+    op("flipud", V("f64[3,4]"), V("f32[3]"), V("i32[2,3]")),
+    op("rot90", V("f64[3,4]"), V("f32[2,3,4]", k=2), V("f64[2,3,4]", k=-1, axes=(1, 2), grad=True),
+       V("f64[3,4]", k=3, grad=True), V("f32[3,4]", k=4), V("i32[2,2,3]", k=5, axes=(2, 0)),
+       V("f64[3,4]", axes=(1, 0), grad=True), V("f64[2,3,4]", axes=(-1, 0), grad=True)),
     op("roll", V("f64[5]", S(2)), V("f32[3,4]", S(1), axis=1), V("f64[3,4]", S(-1), grad=True),
        V("f64[3,4]", S((1, 2)), axis=(0, 1), grad=True), V("i32[4]", S(7))),
     op("triu", V("f64[3,4]"), V("f32[3,4]", k=1), V("f64[2,3,3]", k=-1, grad=True), V("i32[3,3]")),

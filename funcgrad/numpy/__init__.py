@@ -10,19 +10,19 @@ from ._creation import (arange, empty, empty_like, eye, full, full_like, identit
                         tri, zeros, zeros_like)
 from ._math import (abs, absolute, add, allclose, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh,
                     around, array_equal, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, cbrt, ceil, clip,
-                    cos, cosh, deg2rad, degrees, divide, equal, exp, exp2, expm1, fix, floor, floor_divide, fmax,
-                    fmin, greater, greater_equal, hypot, invert, isclose, isfinite, isinf, isnan, less,
-                    less_equal, log, log1p, log2, log10, logaddexp, logical_and, logical_not, logical_or,
-                    logical_xor, maximum, minimum, mod, multiply, negative, not_equal, positive, power,
-                    rad2deg, radians, reciprocal, remainder, rint, round, sign, sin, sinc, sinh, sqrt, square,
-                    subtract, tan, tanh, true_divide, trunc, where)
+                    cos, cosh, deg2rad, degrees, divide, equal, exp, exp2, expm1, fabs, fix, floor, floor_divide,
+                    fmax, fmin, greater, greater_equal, hypot, invert, isclose, isfinite, isinf, isnan, less,
+                    less_equal, log, log1p, log2, log10, logaddexp, logaddexp2, logical_and, logical_not,
+                    logical_or, logical_xor, maximum, minimum, mod, multiply, nan_to_num, negative, not_equal,
+                    positive, power, rad2deg, radians, reciprocal, remainder, rint, round, select, sign, sin,
+                    sinc, sinh, sqrt, square, subtract, tan, tanh, true_divide, trunc, where)
 from ._products import dot, einsum, inner, kron, matmul, outer, tensordot, vdot
 from ._reductions import (all, amax, amin, any, argmax, argmin, count_nonzero, cumprod, cumsum, max, mean, min,
                           prod, std, sum, var)
-from ._shape import (argsort, array_split, atleast_1d, atleast_2d, atleast_3d, broadcast_arrays,
-                     broadcast_shapes, broadcast_to, column_stack, concatenate, diag, diagonal, dstack,
-                     expand_dims, flip, fliplr, flipud, hstack, matrix_transpose, moveaxis, ndim, nonzero, pad,
-                     ravel, repeat, reshape, roll, row_stack, shape, size, sort, split, squeeze, stack,
+from ._shape import (append, argsort, array_split, atleast_1d, atleast_2d, atleast_3d, broadcast_arrays,
+                     broadcast_shapes, broadcast_to, column_stack, concatenate, cross, diag, diagonal, diff, dstack,
+                     expand_dims, flip, fliplr, flipud, hstack, matrix_transpose, meshgrid, moveaxis, ndim, nonzero,
+                     pad, ravel, repeat, reshape, roll, rot90, row_stack, shape, size, sort, split, squeeze, stack,
                      swapaxes, take, take_along_axis, tile, trace, transpose, tril, triu, vstack)
 from . import linalg
 from ._methods import install as _install

@@ -136,6 +136,74 @@ def logaddexp(x, y):
     return where(isnan(delta), add(x, y), add(amax, log1p(exp(negative(abs(delta))))))
 
 
+def logaddexp2(x1, x2):
+    """``log2(2**x1 + 2**x2)``, stably: ``max + log2(1 + 2**-|x1 - x2|)``."""
+    x, y = _in_float(np.logaddexp2, x1, x2)
+    amax = maximum(x, y)
+    delta = subtract(x, y)
+    tail = divide(log1p(exp2(negative(abs(delta)))), float(np.log(2.0)))
+    return where(isnan(delta), add(x, y), add(amax, tail))
+
+
+def fabs(x):
+    """``|x|`` as a float (ints become floats as in NumPy; the derivative is ``sign(x)``)."""
+    x, = _in_float(np.fabs, x)
+    return abs(x)
+
+
+def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    """``x`` with NaN replaced by ``nan`` and infinities by ``posinf`` / ``neginf`` (by
+    default the largest and the most negative finite value of the dtype).  Integers and
+    booleans pass through.  The derivative is 1 where ``x`` is finite, 0 where replaced."""
+    del copy  # results are always new values
+    if _kind(x) != "f":
+        return x
+    aval = get_aval(x)
+    dt = aval.dtype
+    info = np.finfo(dt)
+
+    def const(v, default):
+        v = default if v is None else v
+        if get_aval(v).weak_type and aval.weak_type:
+            return v
+        if isinstance(v, (bool, int, float, np.generic, np.ndarray)):
+            with np.errstate(over="ignore", invalid="ignore"):
+                return np.asarray(v).astype(dt)  # NumPy assigns the value into x's dtype
+        return E.convert_element_type(v, dt)
+
+    out = where(isnan(x), const(nan, 0.0), x)
+    out = where(equal(x, np.inf), const(posinf, float(info.max)), out)
+    return where(equal(x, -np.inf), const(neginf, float(info.min)), out)
+
+
+def select(condlist, choicelist, default=0):
+    """The element of the first ``choicelist[i]`` whose ``condlist[i]`` holds, else
+    ``default`` (everything broadcasts; the dtype is that of all choices and the default)."""
+    from ._array import asarray, result_dtype
+    from ..primitives import shape as S
+
+    def arr(v):
+        return asarray(v) if isinstance(v, (list, tuple)) else v
+
+    condlist, choicelist = [arr(c) for c in condlist], [arr(c) for c in choicelist]
+    if len(condlist) != len(choicelist):
+        raise ValueError("list of cases must be same length as list of conditions")
+    if len(condlist) == 0:
+        raise ValueError("select with an empty condition list is not possible")
+    for i, c in enumerate(condlist):
+        if get_aval(c).dtype != np.bool_:
+            raise TypeError(f"invalid entry {i} in condlist: should be boolean ndarray")
+    vals = choicelist + [arr(default)]
+    dt = result_dtype(*vals)
+    shape = np.broadcast_shapes(*[np.shape(v) for v in condlist + vals])
+    vals = [v if get_aval(v).weak_type or get_aval(v).dtype == dt else E.convert_element_type(v, dt)
+            for v in vals]
+    out = vals[-1]
+    for cond, choice in zip(reversed(condlist), reversed(vals[:-1]), strict=True):
+        out = where(cond, choice, out)
+    return out if np.shape(out) == shape else S.broadcast_to(out, shape)
+
+
 def _in_float(np_fn, *xs):
     """The operands in the dtype NumPy's ufunc ``np_fn`` computes in: the promoted float
     dtype, or for ints and bools the float dtype NumPy picks (bool, uint8: float16).
@@ -161,10 +229,12 @@ def sinc(x):
 
 
 def deg2rad(x):
+    x, = _in_float(np.deg2rad, x)  # ints and bools become floats as in NumPy (uint8: float16)
     return multiply(x, np.pi / 180.0)
 
 
 def rad2deg(x):
+    x, = _in_float(np.rad2deg, x)
     return multiply(x, 180.0 / np.pi)
 
 

@@ -165,7 +165,44 @@ def dstack(tup):
 
 
 def column_stack(tup):
-    return concatenate([reshape(a, (-1, 1)) if _nd(a) == 1 else a for a in tup], 1)
+    return concatenate([reshape(a, (-1, 1)) if _nd(a) < 2 else a for a in tup], 1)  # 0-d: (1, 1)
+
+
+def _weak_joined(parts):
+    """``parts`` with each weak value (a Python scalar) in the dtype of the join, so that
+    a scalar joined to an array is weakly typed, eagerly and traced alike."""
+    from ._array import result_dtype
+    if not builtins.any(get_aval(p).weak_type for p in parts):
+        return parts
+    dt = result_dtype(*parts)
+    return [(E.convert_p.bind(p, dtype=dt) if isinstance(p, Tracer) else np.asarray(p, dt))
+            if get_aval(p).weak_type else p for p in parts]
+
+
+def append(arr, values, axis=None):
+    """``arr`` with ``values`` joined at the end of ``axis`` (``None``: both flattened)."""
+    arr, values = _weak_joined([asarray(v) if isinstance(v, (list, tuple)) else v for v in (arr, values)])
+    if axis is None:
+        arr = arr if _nd(arr) == 1 else ravel(arr)
+        return concatenate([arr, ravel(values)], _nd(arr) - 1)
+    return concatenate([arr, values], axis)
+
+
+def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
+    """Coordinate arrays from 1-d coordinate vectors (``xy``: Cartesian, the first two
+    axes swapped; ``ij``: matrix indexing).  A tuple, as NumPy 2 (a list when
+    ``sparse=True, copy=False``, as NumPy)."""
+    if indexing not in ("xy", "ij"):
+        raise ValueError("Valid values for `indexing` are 'xy' and 'ij'.")
+    nd = len(xi)
+    s0 = (1,) * nd
+    out = [reshape(x, s0[:i] + (-1,) + s0[i + 1:]) for i, x in enumerate(xi)]
+    if indexing == "xy" and nd > 1:
+        out[0] = reshape(out[0], (1, -1) + s0[2:])
+        out[1] = reshape(out[1], (-1, 1) + s0[2:])
+    if not sparse:
+        out = broadcast_arrays(*out)
+    return tuple(out) if copy else out
 
 
 def _slice(x, axis, start, stop, step=None):
@@ -272,11 +309,38 @@ def flip(m, axis=None):
 
 
 def fliplr(m):
+    if _nd(m) < 2:
+        raise shape_error("fliplr", [get_aval(m)], "input must be >= 2-d", "use flip for 1-d arrays")
     return flip(m, 1)
 
 
 def flipud(m):
+    if _nd(m) < 1:
+        raise shape_error("flipud", [get_aval(m)], "input must be >= 1-d", "pass an array with an axis to flip")
     return flip(m, 0)
+
+
+def rot90(m, k=1, axes=(0, 1)):
+    """``m`` rotated by 90 degrees ``k`` times in the plane of ``axes`` (from the first
+    axis towards the second)."""
+    axes = tuple(axes)
+    nd = _nd(m)
+    if len(axes) != 2:
+        raise ValueError("len(axes) must be 2.")
+    if axes[0] == axes[1] or builtins.abs(axes[0] - axes[1]) == nd:
+        raise ValueError("Axes must be different.")
+    if not all(-nd <= a < nd for a in axes):
+        raise ValueError(f"Axes={axes} out of range for array of ndim={nd}.")
+    k %= 4
+    if k == 0:
+        return m
+    if k == 2:
+        return flip(flip(m, axes[0]), axes[1])
+    perm = list(range(nd))
+    perm[axes[0]], perm[axes[1]] = perm[axes[1]], perm[axes[0]]
+    if k == 1:
+        return transpose(flip(m, axes[1]), perm)
+    return flip(transpose(m, perm), axes[1])
 
 
 def roll(a, shift, axis=None):
@@ -290,6 +354,68 @@ def roll(a, shift, axis=None):
         n = np.shape(a)[ax]
         out = take(out, (np.arange(n) - int(s)) % n, axis=ax)
     return out
+
+
+_NO_VALUE = object()
+
+
+def diff(a, n=1, axis=-1, prepend=_NO_VALUE, append=_NO_VALUE):
+    """The ``n``-th discrete difference ``a[1:] - a[:-1]`` along ``axis`` (booleans:
+    ``!=``), after joining ``prepend`` / ``append`` (scalars broadcast to one slice)."""
+    if n == 0:
+        return a
+    if n < 0:
+        raise ValueError("order must be non-negative but got " + repr(n))
+    nd = _nd(a)
+    if nd == 0:
+        raise ValueError("diff requires input that is at least one dimensional")
+    ax = _ax("diff", axis, nd)
+    one = tuple(1 if i == ax else d for i, d in enumerate(np.shape(a)))  # a scalar becomes one slice
+    parts = [asarray(p) if isinstance(p, (list, tuple)) else p for p in (prepend, a, append) if p is not _NO_VALUE]
+    if len(parts) > 1:
+        parts = [S.broadcast_to(p, one) if _nd(p) == 0 else p for p in _weak_joined(parts)]
+        a = concatenate(parts, ax)
+    op = E.ne if get_aval(a).dtype == np.bool_ else E.sub
+    for _ in range(n):
+        a = op(_slice(a, ax, 1, None), _slice(a, ax, None, -1))
+    return a
+
+
+def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """The cross product of vectors along ``axisa`` of ``a`` and ``axisb`` of ``b``
+    (broadcasting over the other axes), on ``axisc`` of the result.  Vectors of length 3;
+    length 2 (deprecated in NumPy 2) stands for a zero third component, and two of them
+    give the scalar z component."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a = asarray(a) if isinstance(a, (list, tuple)) else a
+    b = asarray(b) if isinstance(b, (list, tuple)) else b
+    if _nd(a) < 1 or _nd(b) < 1:
+        raise ValueError("At least one array has zero dimension")
+    a, b = moveaxis(a, axisa, -1), moveaxis(b, axisb, -1)
+    na, nb = np.shape(a)[-1], np.shape(b)[-1]
+    if na not in (2, 3) or nb not in (2, 3):
+        raise ValueError("incompatible dimensions for cross product\n(dimension must be 2 or 3)")
+    from ._array import result_dtype
+    dt = result_dtype(a, b)
+    a, b = E.convert_element_type(a, dt), E.convert_element_type(b, dt)
+
+    def comps(x, n):
+        lead = tuple(np.shape(x)[:-1])
+        return [reshape(_slice(x, _nd(x) - 1, i, i + 1), lead) for i in range(n)]
+
+    mul, sub = E.mul, E.sub
+    (a0, a1, *a2), (b0, b1, *b2) = comps(a, na), comps(b, nb)
+    z = sub(mul(a0, b1), mul(a1, b0))
+    if na == 2 and nb == 2:
+        return z
+    if na == 2:
+        cp = [mul(a1, b2[0]), E.neg(mul(a0, b2[0])), z]
+    elif nb == 2:
+        cp = [E.neg(mul(a2[0], b1)), mul(a2[0], b0), z]
+    else:
+        cp = [sub(mul(a1, b2[0]), mul(a2[0], b1)), sub(mul(a2[0], b0), mul(a0, b2[0])), z]
+    return stack(cp, _ax("cross", axisc, _nd(z) + 1))
 
 
 def _tri_mask(shape, k, upper):
