@@ -165,9 +165,11 @@ def test_make_ir_ignores_static_argnums_beyond_the_positional_arguments():
     assert fg.make_ir(lambda: fnp.ones(2), static_argnums=0)().out_avals[0].shape == (2,)
 
 
-def test_make_ir_sees_through_jit():
+def test_make_ir_shows_a_jitted_function_as_a_nested_program():
     f = fg.jit(lambda x: fnp.sin(x) * 2.0)
-    assert fg.make_ir(f)(np.ones(2)).primitives() == ["sin", "mul"]
+    ir = fg.make_ir(f)(np.ones(2))
+    assert [e.prim.name for e in ir.eqns] == ["jit_call"]
+    assert ir.primitives() == ["jit_call", "sin", "mul"]
 
 
 def test_make_ir_of_a_python_branch_on_static_values():

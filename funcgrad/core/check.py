@@ -17,7 +17,7 @@ def _sub_irs(params):
         for sub in (v if isinstance(v, (tuple, list)) else (v,)):
             if isinstance(sub, IR):
                 yield sub
-            elif hasattr(sub, "ir") and isinstance(getattr(sub, "ir"), IR):  # a closed program
+            elif hasattr(sub, "ir") and isinstance(sub.ir, IR):  # a closed program
                 yield sub.ir
 
 

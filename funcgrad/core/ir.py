@@ -196,3 +196,12 @@ def avals_of(values):
 
 
 __all__ = ["Var", "Literal", "Eqn", "IR", "eval_ir", "dce", "print_ir", "ShapedArray"]
+
+
+def derived_cache(ir):
+    """The dict on ``ir`` where program-to-program transforms (``jvp_ir``, ``vjp_ir``,
+    ``vmap_ir``) keep what they made of it, so it lives and dies with ``ir``."""
+    cache = getattr(ir, "_derived", None)
+    if cache is None:
+        cache = ir._derived = {}
+    return cache

@@ -9,8 +9,14 @@ with all of its rules side by side:
 ``jvp``    forward mode: ``(primals, tangents, **params) -> (out, tangent_out)``
 ``vjp``    reverse mode, one rule per input: ``(g, ans, *inputs, **params) -> ct``
 ``lower``  XLA lowering: jax values in, jax values out
-``batch``  vmap rule (added with vmap)
+``batch``  vmap rule: ``(axis_size, values, batch_dims, **params) -> (out, out_dims)``
 ========== ==========================================================
+
+Reverse mode has a second, whole-primitive form for primitives that choose their
+own residuals or compute all cotangents at once (sub-programs, custom rules):
+``vjp_fwd(*inputs, **params) -> (out, residuals)`` runs the forward pass, and
+``vjp_bwd(needed, residuals, g, **params) -> cotangents`` returns one cotangent (or
+None) per input, computing only those flagged in ``needed``.
 """
 import numpy as np
 
@@ -29,7 +35,7 @@ REGISTRY = {}
 
 class Primitive:
     __slots__ = ("name", "multiple_results", "effectful", "impl", "shape", "jvp", "vjps",
-                 "lower", "batch", "nondiff", "residuals", "__weakref__")
+                 "lower", "batch", "nondiff", "residuals", "vjp_fwd", "vjp_bwd", "__weakref__")
 
     def __init__(self, name, multiple_results=False, effectful=False, nondiff=False):
         self.name = name
@@ -37,6 +43,7 @@ class Primitive:
         self.effectful = effectful      # kept by dead-code elimination (debug_print)
         self.nondiff = nondiff          # outputs carry no derivative (comparisons, argmax)
         self.impl = self.shape = self.jvp = self.vjps = self.lower = self.batch = None
+        self.vjp_fwd = self.vjp_bwd = None
         # What the VJP rules read: None (inputs and output), or a subset of {"inputs", "ans"};
         # reverse mode keeps only abstract values (shape, dtype) of the rest.
         self.residuals = None

@@ -90,4 +90,21 @@ def stage(fun, in_avals, fun_name=None, origin=None, keep_dead=False):
     return ir
 
 
-__all__ = ["StagingTrace", "StagingTracer", "stage", "ShapeError", "DTypeError"]
+def stage_closed(fun, in_avals, fun_name=None):
+    """Trace ``fun`` into a *closed* program: values of enclosing transforms that
+    ``fun`` closes over (their tracers) become leading inputs instead of constants.
+
+    Returns ``(ir, operands)``: ``ir`` takes ``operands + args``; concrete arrays stay
+    constants of ``ir``.  A primitive holding ``ir`` is bound on ``operands + args``,
+    so every transform sees all of its inputs explicitly (closure conversion)."""
+    ir = stage(fun, in_avals, fun_name=fun_name)
+    traced = [k for k, c in enumerate(ir.consts) if isinstance(c, Tracer)]
+    if not traced:
+        return ir, []
+    keep = [k for k in range(len(ir.consts)) if k not in traced]
+    closed = IR([ir.const_vars[k] for k in traced] + ir.in_vars, [ir.const_vars[k] for k in keep],
+                [ir.consts[k] for k in keep], ir.eqns, ir.outs, ir.in_tree, ir.out_tree)
+    return closed, [ir.consts[k] for k in traced]
+
+
+__all__ = ["stage_closed", "StagingTrace", "StagingTracer", "stage", "ShapeError", "DTypeError"]

@@ -45,6 +45,11 @@ class Trace:
         return inner, extras
 
 
+def in_transform():
+    """True while any transform is active (the function may close over its values)."""
+    return _depth.get() > 0
+
+
 @contextlib.contextmanager
 def new_trace(cls, *args, origin=None):
     """Push a new trace of type ``cls`` one level above every active trace."""

@@ -111,3 +111,28 @@ def vmap_flat(fun, args, in_dims, size, fun_name=None, origin=None):
     with new_trace(BatchTrace, size, fun_name, origin=origin) as trace:
         ins = [a if d is None else BatchTracer(trace, a, d) for a, d in zip(args, in_dims, strict=True)]
         return trace.unpack(fun(*ins))
+
+
+def vmap_ir(ir, dims, size):
+    """The batched program: ``(ir', out_dims)`` where ``ir'`` takes the inputs with a
+    batch dimension of ``size`` at ``dims[i]`` (None: unbatched) and returns each
+    output batched at dimension 0, or unbatched where ``out_dims`` says None.
+    Cached on ``ir`` per ``(dims, size)``."""
+    from ..core.ir import derived_cache, eval_ir
+    from ..core.staging import stage
+    cache = derived_cache(ir)
+    key = ("vmap", tuple(dims), size)
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    out_dims = []
+
+    def program(*args):
+        outs, odims = vmap_flat(lambda *xs: eval_ir(ir, *xs), list(args), list(dims), size)
+        out_dims[:] = [None if d is None else 0 for d in odims]
+        return [o if d is None else move_to_front(o, d, size) for o, d in zip(outs, odims, strict=True)]
+
+    avals = [a if d is None else a.update(shape=a.shape[:d] + (size,) + a.shape[d:])
+             for a, d in zip(ir.in_avals, dims, strict=True)]
+    cache[key] = hit = (stage(program, avals), tuple(out_dims))
+    return hit

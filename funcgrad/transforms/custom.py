@@ -1,65 +1,150 @@
-"""User-defined derivatives (``custom_jvp``, ``custom_vjp``) and ``checkpoint``.
+"""User-defined derivatives (``custom_jvp``, ``custom_vjp``) and ``checkpoint``, as
+primitives that hold a sub-program.
 
-These are not primitives with fixed rules: they are functions whose behaviour
-depends on the innermost active transform.  Under forward mode a ``custom_jvp``
-runs the user's rule.  Under reverse mode the tape records one node whose VJP is
-given by a closure: for ``custom_vjp`` the user's ``bwd``; for ``custom_jvp`` the
-VJP of the linear map ``t -> rule(primals, t)[1]`` (a linear map's VJP is its
-transpose, so the user's JVP rule serves reverse mode too); for ``checkpoint`` a
-fresh ``vjp`` of the function, recomputing its forward pass instead of storing it.
-Anywhere else (eagerly, staged, batched) the plain function runs.
+Called on values of a transform, each traces the user's function into a closed
+program and binds one primitive on it, so every transform meets it through a rule
+of its own -- none is skipped:
+
+=================== ===========================================================
+``custom_jvp_call`` forward mode runs the user's JVP rule; reverse mode the VJP of
+                    its tangent map (a linear map's VJP is its transpose); vmap
+                    batches the function and the rule
+``custom_vjp_call`` reverse mode runs the user's ``fwd`` and ``bwd``; vmap batches
+                    them; forward mode is an error (as in JAX)
+``remat``           reverse mode keeps only the inputs and recomputes the forward
+                    pass inside the backward one
+=================== ===========================================================
+
+Eagerly and under ``jit`` (after the derivatives are taken) each runs its
+function's program; the printed IR shows the program nested.  Called with no traced
+value, each simply calls the function.
 """
 import functools
 
-import numpy as np
-
 from .. import tree as tree_util
-from ..core.primitive import Primitive, is_float_value
-from ..core.trace import find_top_trace
-from ..errors import api_boundary
-from .jvp import JVPTrace, JVPTracer
-from .reverse import Node, ReverseTrace, ReverseTracer, vjp_flat
+from ..core.primitive import Primitive
+from ..core.staging import stage_closed
+from ..core.trace import find_top_trace, in_transform
+from ..errors import NonDifferentiableError, api_boundary, user_location
+from . import subprograms as sp
+from .reverse import vjp_flat
 
 
-class _ClosureRule(Primitive):
-    """Tape node kind whose VJP comes from a closure in its params (``bwd``)."""
-
-    __slots__ = ()
-
-    def vjp_rule(self, i, g, ans, inputs, params):
-        # ``bwd`` gives every input's cotangent at once: run it once per backward pass
-        # (one ``g``), not once per input -- and again for the next pass (a vjp_fn or
-        # jacrev runs several backward passes over one tape).
-        memo = params["memo"]
-        if memo.get("g") is not g:
-            full = [np.zeros(np.shape(a), _dtype(a)) if c is None else c for c, a in zip(g, ans, strict=True)]
-            memo["cts"] = params["bwd"](full)
-            memo["g"] = g
-        return memo["cts"][i]
+def _fun_name(fun):
+    return getattr(fun, "__name__", type(fun).__name__)
 
 
-custom_rule_p = _ClosureRule("custom_rule", multiple_results=True)
+def _trace_call(fun, args, kwargs=None):
+    """``(ir, operands, leaves, out_tree)``: ``fun(*args)`` traced into a closed program
+    over the flat leaves of ``args``."""
+    leaves, in_tree = tree_util.flatten(args)
+    out_tree = [None]
+
+    def flat(*xs):
+        out = fun(*tree_util.unflatten(in_tree, xs), **(kwargs or {}))
+        out_leaves, out_tree[0] = tree_util.flatten(out)
+        return out_leaves
+
+    ir, operands = stage_closed(flat, [sp.aval_of(x) for x in leaves], fun_name=_fun_name(fun))
+    return ir, operands, leaves, in_tree, out_tree[0]
 
 
-def _dtype(x):
-    from ..core.avals import get_aval
-    return get_aval(x).dtype
+def _has_tracer(leaves):
+    """Whether to bind the primitive: an argument is traced, or a transform is active
+    whose values the function may close over (the closure becomes explicit operands)."""
+    return in_transform() or find_top_trace(leaves) is not None
 
 
-def _record(trace, flat_args, outs, bwd):
-    """Put one closure node on ``trace``'s tape for outputs ``outs`` of ``flat_args``."""
-    inputs, parents = [], []
-    for a in flat_args:
-        mine = isinstance(a, ReverseTracer) and a._trace is trace
-        inputs.append(a.primal if mine else a)
-        parents.append(a if mine else None)
-    node = Node(custom_rule_p, {"bwd": bwd, "memo": {}}, inputs, parents, list(outs))
-    return [ReverseTracer(trace, o, node, i) if is_float_value(o) else o for i, o in enumerate(outs)]
+def _closure_error(kind, name):
+    return NonDifferentiableError(
+        f"{kind} function {name} closes over a value that is being differentiated (at {user_location()}).\n"
+        f"Its rule only says how to differentiate with respect to its arguments.\nFix: pass that value "
+        f"to {name} as an argument.")
 
 
-def _unwrap(trace, flat_args):
-    return [a.primal if isinstance(a, (ReverseTracer, JVPTracer)) and a._trace is trace else a
-            for a in flat_args]
+# ----------------------------------------------------------------------------- custom_jvp_call
+
+custom_jvp_call_p = Primitive("custom_jvp_call", multiple_results=True)
+custom_jvp_call_p.impl = sp.sub_impl
+custom_jvp_call_p.shape = sp.sub_shape("custom_jvp_call")
+custom_jvp_call_p.lower = sp.sub_lower
+
+
+def _cjvp_jvp(primals, tangents, *, ir, jvp, n_consts, name):
+    if any(t is not None for t in tangents[:n_consts]):
+        raise _closure_error("custom_jvp", name)
+    explicit = list(primals[n_consts:])
+    ts = sp.instantiate(tangents[n_consts:], ir.in_avals[n_consts:])
+    outs, touts = jvp(explicit, ts)
+    return list(outs), list(touts)
+
+
+def _cjvp_vjp_fwd(*inputs, ir, jvp, n_consts, name):
+    """The primal outputs as the user's rule computes them (so that a derivative of
+    higher order differentiates the rule, as forward mode does); the residuals are the
+    inputs."""
+    explicit = list(inputs[n_consts:])
+    outs, _ = jvp(explicit, [sp.zeros_like_aval(a) for a in ir.in_avals[n_consts:]])
+    return list(outs), list(inputs)
+
+
+def _cjvp_vjp_bwd(needed, residuals, g, *, ir, jvp, n_consts, name):
+    """The transpose of the user's (linear) tangent map at the residual primals."""
+    if any(needed[:n_consts]):
+        raise _closure_error("custom_jvp", name)
+    explicit = list(residuals[n_consts:])
+    avals = ir.in_avals[n_consts:]
+    want = needed[n_consts:]
+
+    def tangent_map(*ts):
+        it = iter(ts)
+        full = [next(it) if w else sp.zeros_like_aval(a) for w, a in zip(want, avals, strict=True)]
+        return jvp(explicit, full)[1]
+
+    _, back = vjp_flat(tangent_map, [sp.zeros_like_aval(a) for w, a in zip(want, avals, strict=True) if w])
+    cts = iter(back(list(g)))
+    return [None] * n_consts + [next(cts) if w else None for w in want]
+
+
+def _cjvp_batch(size, vals, dims, *, ir, jvp, n_consts, name):
+    vals, dims = sp.fronted(vals, dims, size)
+    bir, _ = _vmap_all(ir, dims, size)
+    edims = dims[n_consts:]
+
+    def batched_jvp(primals, tangents):
+        both = sp.batched_function(lambda *xs: _split_call(jvp, xs), edims + edims, size)
+        outs = both(*primals, *tangents)
+        return outs[:len(outs) // 2], outs[len(outs) // 2:]
+
+    batched_jvp.__name__ = f"vmap({getattr(jvp, '__name__', 'jvp')})"
+    outs = custom_jvp_call_p.bind(*vals, ir=bir, jvp=batched_jvp, n_consts=n_consts, name=name)
+    return outs, [0] * len(outs)
+
+
+def _split_call(jvp, xs):
+    n = len(xs) // 2
+    outs, touts = jvp(list(xs[:n]), list(xs[n:]))
+    return list(outs) + list(touts)
+
+
+def _vmap_all(ir, dims, size):
+    """The batched program with every output batched at 0 (as the batched rules give)."""
+    from ..core.ir import derived_cache, eval_ir
+    from ..core.staging import stage
+    cache = derived_cache(ir)
+    key = ("vmap_all", tuple(dims), size)
+    hit = cache.get(key)
+    if hit is None:
+        run = sp.batched_function(lambda *xs: eval_ir(ir, *xs), dims, size)
+        avals = [a if d is None else a.update(shape=(size,) + a.shape) for a, d in zip(ir.in_avals, dims, strict=True)]
+        cache[key] = hit = (stage(run, avals), None)
+    return hit
+
+
+custom_jvp_call_p.jvp = _cjvp_jvp
+custom_jvp_call_p.vjp_fwd = _cjvp_vjp_fwd
+custom_jvp_call_p.vjp_bwd = _cjvp_vjp_bwd
+custom_jvp_call_p.batch = _cjvp_batch
 
 
 class custom_jvp:
@@ -97,43 +182,92 @@ class custom_jvp:
         nd = self.nondiff_argnums
         static = [args[i] for i in nd]
         diff_args = tuple(a for i, a in enumerate(args) if i not in nd)
-        leaves, in_tree = tree_util.flatten(diff_args)
-        top = find_top_trace(leaves)
+        if not _has_tracer(tree_util.leaves(diff_args)):
+            return self.fun(*args)
+        ir, operands, leaves, in_tree, out_tree = _trace_call(
+            lambda *d: self.fun(*_merge(args, nd, d)), diff_args)
 
-        def call_rule(primals, tangents):
-            return self.jvp_rule(*static, primals, tangents)
+        def jvp(primals, tangents):
+            out, tout = self.jvp_rule(*static, tree_util.unflatten(in_tree, primals),
+                                      tree_util.unflatten(in_tree, tangents))
+            out_leaves, tout_leaves = tree_util.leaves(out), tree_util.leaves(tout)
+            if len(tout_leaves) != len(out_leaves):
+                raise TypeError(f"custom_jvp rule of {self.__name__} must return (primal_out, tangent_out) of "
+                                f"one structure; got {len(out_leaves)} and {len(tout_leaves)} leaves")
+            return out_leaves, [sp.cast_like(t, o) for t, o in zip(tout_leaves, out_leaves, strict=True)]
 
-        if isinstance(top, JVPTrace):
-            primal_leaves = _unwrap(top, leaves)
-            tangent_leaves = [a.tangent if isinstance(a, JVPTracer) and a._trace is top else
-                              np.zeros(np.shape(p), _dtype(p)) for a, p in zip(leaves, primal_leaves, strict=True)]
-            out, tout = call_rule(tree_util.unflatten(in_tree, primal_leaves),
-                                  tree_util.unflatten(in_tree, tangent_leaves))
-            out_leaves, out_tree = tree_util.flatten(out)
-            tout_leaves = tree_util.leaves(tout)
-            return tree_util.unflatten(out_tree, [JVPTracer(top, o, t) for o, t in
-                                                  zip(out_leaves, tout_leaves, strict=True)])
-        if isinstance(top, ReverseTrace):
-            primal_leaves = _unwrap(top, leaves)
-            out = self.fun(*_merge(args, nd, tree_util.unflatten(in_tree, primal_leaves)))
-            out_leaves, out_tree = tree_util.flatten(out)
-            primals_tree = tree_util.unflatten(in_tree, primal_leaves)
-
-            def bwd(cts):
-                def tangent_map(*t_leaves):
-                    _, tout = call_rule(primals_tree, tree_util.unflatten(in_tree, t_leaves))
-                    return tree_util.leaves(tout)
-                zeros = [np.zeros(np.shape(p), _dtype(p)) for p in primal_leaves]
-                _, back = vjp_flat(tangent_map, zeros)
-                return back(cts)
-
-            return tree_util.unflatten(out_tree, _record(top, leaves, out_leaves, bwd))
-        return self.fun(*args)
+        jvp.__name__ = _fun_name(self.jvp_rule)
+        outs = custom_jvp_call_p.bind(*operands, *leaves, ir=ir, jvp=jvp, n_consts=len(operands),
+                                      name=self.__name__)
+        return tree_util.unflatten(out_tree, outs)
 
 
 def _merge(args, nondiff_argnums, diff_args):
     it = iter(diff_args)
     return [args[i] if i in nondiff_argnums else next(it) for i in range(len(args))]
+
+
+# ----------------------------------------------------------------------------- custom_vjp_call
+
+custom_vjp_call_p = Primitive("custom_vjp_call", multiple_results=True)
+custom_vjp_call_p.impl = sp.sub_impl
+custom_vjp_call_p.shape = sp.sub_shape("custom_vjp_call")
+custom_vjp_call_p.lower = sp.sub_lower
+
+
+def _cvjp_jvp(primals, tangents, *, name, **params):
+    raise TypeError(
+        f"can't apply forward-mode differentiation (jvp/jacfwd/hessian) to the custom_vjp "
+        f"function {name} (at {user_location()}).\nFix: use reverse mode (grad/vjp/jacrev), or define the "
+        "function with custom_jvp instead.")
+
+
+def _cvjp_vjp_fwd(*inputs, ir, fwd, bwd, n_consts, name):
+    outs, residuals = fwd(*inputs[n_consts:])
+    return list(outs), list(residuals)
+
+
+def _cvjp_vjp_bwd(needed, residuals, g, *, ir, fwd, bwd, n_consts, name):
+    if any(needed[:n_consts]):
+        raise _closure_error("custom_vjp", name)
+    cts = bwd(residuals, sp.instantiate(list(g), ir.out_avals))
+    return [None] * n_consts + list(cts)
+
+
+def _cvjp_batch(size, vals, dims, *, ir, fwd, bwd, n_consts, name):
+    """vmap of a custom_vjp function batches the user's ``fwd`` and ``bwd``: outputs
+    and residuals carry the batch first; cotangents of unbatched inputs are summed over it."""
+    from ..primitives.reductions import reduce_sum
+    vals, dims = sp.fronted(vals, dims, size)
+    bir, _ = _vmap_all(ir, dims, size)
+    edims = dims[n_consts:]
+    n_res = []
+
+    def batched_fwd(*xs):
+        def flat(*ys):
+            outs, res = fwd(*ys)
+            n_res[:] = [len(outs)]
+            return list(outs) + list(res)
+        both = sp.batched_function(flat, edims, size)(*xs)
+        return both[:n_res[0]], both[n_res[0]:]
+
+    def batched_bwd(residuals, cts):
+        def flat(*ys):
+            got = bwd(list(ys[:len(residuals)]), list(ys[len(residuals):]))
+            return sp.instantiate(list(got), ir.in_avals[n_consts:])  # per-example zeros
+        got = sp.batched_function(flat, [0] * (len(residuals) + len(cts)), size)(*residuals, *cts)
+        return [g if d is not None else reduce_sum(g, (0,)) for g, d in zip(got, edims, strict=True)]
+
+    batched_fwd.__name__ = f"vmap({getattr(fwd, '__name__', 'fwd')})"
+    batched_bwd.__name__ = f"vmap({getattr(bwd, '__name__', 'bwd')})"
+    outs = custom_vjp_call_p.bind(*vals, ir=bir, fwd=batched_fwd, bwd=batched_bwd, n_consts=n_consts, name=name)
+    return outs, [0] * len(outs)
+
+
+custom_vjp_call_p.jvp = _cvjp_jvp
+custom_vjp_call_p.vjp_fwd = _cvjp_vjp_fwd
+custom_vjp_call_p.vjp_bwd = _cvjp_vjp_bwd
+custom_vjp_call_p.batch = _cvjp_batch
 
 
 class custom_vjp:
@@ -158,35 +292,47 @@ class custom_vjp:
         nd = self.nondiff_argnums
         static = [args[i] for i in nd]
         diff_args = tuple(a for i, a in enumerate(args) if i not in nd)
-        leaves, in_tree = tree_util.flatten(diff_args)
-        top = find_top_trace(leaves)
-        if isinstance(top, JVPTrace):
-            raise TypeError(
-                f"can't apply forward-mode differentiation (jvp/jacfwd/hessian) to the custom_vjp "
-                f"function {self.__name__}.\nFix: use reverse mode (grad/vjp/jacrev), or define the "
-                "function with custom_jvp instead.")
-        if isinstance(top, ReverseTrace):
-            primal_leaves = _unwrap(top, leaves)
-            primals = tree_util.unflatten(in_tree, primal_leaves)
-            out, res = self.fwd(*_merge(args, nd, primals))
-            out_leaves, out_tree = tree_util.flatten(out)
+        if not _has_tracer(tree_util.leaves(diff_args)):
+            return self.fun(*args)
+        ir, operands, leaves, in_tree, out_tree = _trace_call(
+            lambda *d: self.fun(*_merge(args, nd, d)), diff_args)
+        res_tree = [None]
 
-            def bwd(cts):
-                g = tree_util.unflatten(out_tree, cts)
-                in_cts = self.bwd(*static, res, g)
-                if not isinstance(in_cts, tuple) or len(in_cts) != len(diff_args):
-                    raise TypeError(f"custom_vjp bwd of {self.__name__} must return a tuple of "
-                                    f"{len(diff_args)} cotangents (one per differentiable argument), "
-                                    f"got {type(in_cts).__name__}")
-                flat = []
-                for c, a in zip(in_cts, diff_args, strict=True):
-                    n = len(tree_util.leaves(a))
-                    c_leaves = [None] * n if c is None else tree_util.leaves(c)
-                    flat += c_leaves
-                return flat
+        def fwd(*xs):
+            out, res = self.fwd(*_merge(args, nd, tree_util.unflatten(in_tree, xs)))
+            out_leaves = tree_util.leaves(out)
+            res_leaves, res_tree[0] = tree_util.flatten(res)
+            return [sp.cast_like(o, a) for o, a in zip(out_leaves, ir.out_avals, strict=True)], res_leaves
 
-            return tree_util.unflatten(out_tree, _record(top, leaves, out_leaves, bwd))
-        return self.fun(*args)
+        def bwd(res_leaves, cts):
+            g = tree_util.unflatten(out_tree, cts)
+            in_cts = self.bwd(*static, tree_util.unflatten(res_tree[0], res_leaves), g)
+            if not isinstance(in_cts, tuple) or len(in_cts) != len(diff_args):
+                raise TypeError(f"custom_vjp bwd of {self.__name__} must return a tuple of "
+                                f"{len(diff_args)} cotangents (one per differentiable argument), "
+                                f"got {type(in_cts).__name__}")
+            flat = []
+            for c, a in zip(in_cts, diff_args, strict=True):
+                n = len(tree_util.leaves(a))
+                flat += [None] * n if c is None else tree_util.leaves(c)
+            return flat
+
+        fwd.__name__, bwd.__name__ = _fun_name(self.fwd), _fun_name(self.bwd)
+        outs = custom_vjp_call_p.bind(*operands, *leaves, ir=ir, fwd=fwd, bwd=bwd, n_consts=len(operands),
+                                      name=self.__name__)
+        return tree_util.unflatten(out_tree, outs)
+
+
+# ----------------------------------------------------------------------------- remat
+
+remat_p = Primitive("remat", multiple_results=True)
+remat_p.impl = sp.sub_impl
+remat_p.shape = sp.sub_shape("remat")
+remat_p.lower = sp.sub_lower
+remat_p.jvp = sp.call_jvp(remat_p)
+remat_p.batch = sp.call_batch(remat_p)
+remat_p.vjp_fwd = sp.call_vjp_fwd(remat_p)
+remat_p.vjp_bwd = sp.call_vjp_bwd(remat_p)
 
 
 def checkpoint(fun):
@@ -197,25 +343,17 @@ def checkpoint(fun):
     """
     @functools.wraps(fun)
     @api_boundary
-    def wrapper(*args):
-        leaves, in_tree = tree_util.flatten(args)
-        top = find_top_trace(leaves)
-        if not isinstance(top, ReverseTrace):
-            return fun(*args)
-        primal_leaves = _unwrap(top, leaves)
-        out = fun(*tree_util.unflatten(in_tree, primal_leaves))
-        out_leaves, out_tree = tree_util.flatten(out)
-
-        def flat_fun(*xs):
-            return tree_util.leaves(fun(*tree_util.unflatten(in_tree, xs)))
-
-        def bwd(cts):
-            _, back = vjp_flat(flat_fun, primal_leaves)
-            return back(cts)
-
-        return tree_util.unflatten(out_tree, _record(top, leaves, out_leaves, bwd))
+    def wrapper(*args, **kwargs):
+        if not _has_tracer(tree_util.leaves((args, kwargs))):
+            return fun(*args, **kwargs)
+        ir, operands, leaves, _, out_tree = _trace_call(lambda a, k: fun(*a, **k), (args, kwargs))
+        outs = remat_p.bind(*operands, *leaves, ir=ir, name=_fun_name(fun))
+        return tree_util.unflatten(out_tree, outs)
 
     return wrapper
 
 
 remat = checkpoint
+
+__all__ = ["custom_jvp", "custom_vjp", "checkpoint", "remat", "custom_jvp_call_p", "custom_vjp_call_p",
+           "remat_p"]

@@ -19,86 +19,40 @@ import threading
 import types
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from .. import tree as tree_util
 from ..config import config
 from ..core.avals import ShapedArray, check_dtype, get_aval
-from ..core.ir import Literal
 from ..core.staging import stage
-from ..core.trace import Tracer, find_top_trace
-from .custom import _record, _unwrap
-from .jvp import JVPTrace, JVPTracer, jvp_flat
-from .reverse import ReverseTrace, vjp_flat
+from ..core.trace import Tracer
+from . import subprograms as sp
+from .lowering import Inline as _Inline, compiled, lower_ir, x64 as _x64
+from ..core.primitive import Primitive
+from ..core.staging import stage_closed
 from ..errors import FuncgradError, _filtered, api_boundary, user_location
 
 logger = logging.getLogger("funcgrad.jit")
-try:  # jax >= 0.6 has it at the top level; older releases only in jax.experimental
-    _x64 = jax.enable_x64
-except AttributeError:  # pragma: no cover
-    from jax.experimental import enable_x64 as _x64
 
 
-def _index_jax_arrays_with_tracers():
-    """Let a jax array (a ``jit`` result) be indexed by a funcgrad tracer, as a
-    funcgrad array can: ``table[i]`` inside ``jit``/``vmap`` becomes a gather of the
-    constant ``table``.  Python gives the index no say in ``table[i]``, so jax's array
-    type gets a ``__getitem__`` that hands traced indices to funcgrad and everything
-    else to jax unchanged."""
-    array_type = type(jnp.zeros(()))
-    jax_getitem = array_type.__getitem__
-    if getattr(jax_getitem, "_funcgrad", False):
-        return
+# ----------------------------------------------------------------------------- jit_call
 
-    def __getitem__(self, idx):
-        if isinstance(idx, Tracer) or (type(idx) is tuple and any(isinstance(i, Tracer) for i in idx)):
-            from ..numpy._indexing import getitem
-            return getitem(self, idx)
-        return jax_getitem(self, idx)
-
-    __getitem__._funcgrad = True
-    array_type.__getitem__ = __getitem__
+jit_call_p = Primitive("jit_call", multiple_results=True)
+jit_call_p.shape = sp.sub_shape("jit_call")
+jit_call_p.lower = sp.sub_lower
+jit_call_p.jvp = sp.call_jvp(jit_call_p)
+jit_call_p.batch = sp.call_batch(jit_call_p)
+jit_call_p.vjp_fwd = sp.call_vjp_fwd(jit_call_p)
+jit_call_p.vjp_bwd = sp.call_vjp_bwd(jit_call_p)
 
 
-_index_jax_arrays_with_tracers()
+def _jit_call_impl(*args, ir, name):
+    """Eagerly (e.g. what ``vmap(jit(f))`` or ``grad(jit(f))`` leave once their rules
+    ran): the program runs compiled, once per program."""
+    return compiled(ir, name)(*args)
 
 
-class LowerCtx:
-    """What a lowering rule may know besides its operands: their avals and the results'."""
-
-    __slots__ = ("avals_in", "avals_out")
-
-    def __init__(self, avals_in, avals_out):
-        self.avals_in, self.avals_out = avals_in, avals_out
-
-
-class _Inline(Exception):
-    """The program closes over values of an enclosing funcgrad transform."""
-
-
-def lower_ir(ir, args):
-    """Evaluate ``ir`` on jax values with the primitives' lowering rules."""
-    env = {}
-    for v, a in zip(ir.in_vars, args, strict=True):
-        env[v] = a
-    for v, c in zip(ir.const_vars, ir.consts, strict=True):
-        if isinstance(c, Tracer):
-            raise _Inline()
-        env[v] = c
-
-    def read(x):
-        return x.val if type(x) is Literal else env[x]
-
-    for eqn in ir.eqns:
-        ctx = LowerCtx([x.aval for x in eqn.inputs], [v.aval for v in eqn.outputs])
-        out = eqn.prim.lower(ctx, *[read(x) for x in eqn.inputs], **eqn.params)
-        outs = out if eqn.prim.multiple_results else [out]
-        for v, o in zip(eqn.outputs, outs, strict=True):
-            if o.dtype != v.aval.dtype:
-                o = o.astype(v.aval.dtype)
-            env[v] = o
-    return [jnp.asarray(read(x), x.aval.dtype) for x in ir.outs]
+jit_call_p.impl = _jit_call_impl
 
 
 def _jax_aval(x):
@@ -148,7 +102,7 @@ class JitFunction:
         self._last_key = None
         self._lock = threading.RLock()
         self._warm = False
-        self._derived_cache = {}
+        self._call_irs = collections.OrderedDict()
         self.trace_count = 0
 
     # The function jax.jit traces: jax tracers in, jax values out.
@@ -211,8 +165,8 @@ class JitFunction:
             if config.debug_nans:
                 self._check_nans(out, args, kwargs)
             return out
-        except _Inline:
-            return self.fun(*args, **kwargs)
+        except _Inline:  # the function closes over values of an enclosing transform
+            return self._call_in_transform(args, kwargs)
         except (TypeError, ValueError) as e:
             if any(isinstance(x, Tracer) for x in tree_util.leaves((args, kwargs))):
                 return self._call_in_transform(args, kwargs)
@@ -236,64 +190,39 @@ class JitFunction:
             "inspect the inputs, or run the function without jit to debug.")
 
     def _call_in_transform(self, args, kwargs):
-        """Called with tracers of another funcgrad transform (``grad(jit(f))``).
+        """Called with values of another funcgrad transform (``grad(jit(f))``,
+        ``vmap(jit(f))``, or inside ``make_ir``): ``f`` is traced into a closed program
+        and bound as one ``jit_call``, whose rules keep every derivative and batched
+        version of it one compiled program."""
+        nargs = len(args)
+        static_pos = {i for i in self.static_argnums if i < nargs}
+        static_kw = {k: kwargs[k] for k in self.static_argnames if k in kwargs}
+        dyn = ([a for i, a in enumerate(args) if i not in static_pos],
+               {k: v for k, v in kwargs.items() if k not in static_kw})
+        leaves, treedef = tree_util.flatten(dyn)
+        avals = tuple(get_aval(x) for x in leaves)
+        key = (treedef, avals, tuple((i, args[i]) for i in sorted(static_pos)), tuple(sorted(static_kw.items())))
+        hit = self._call_irs.get(key)
+        if hit is None:
+            out_tree = [None]
 
-        Under reverse mode the tape gets one node: the forward pass runs compiled, and
-        its VJP is another compiled program (the VJP of ``f``, which recomputes the
-        forward pass inside XLA).  Under forward mode the JVP of ``f`` runs compiled.
-        Anywhere else (staging, static arguments, keyword arguments), ``f`` is inlined
-        into the enclosing transform.
-        """
-        leaves, in_tree = tree_util.flatten(args)
-        top = find_top_trace(leaves)
-        if kwargs or self.static_argnums or top is None or not isinstance(top, (ReverseTrace, JVPTrace)):
-            return self.fun(*args, **kwargs)
-        primals = _unwrap(top, leaves)
-        if isinstance(top, JVPTrace):
-            tangents = [x.tangent if isinstance(x, JVPTracer) and x._trace is top else
-                        np.zeros(np.shape(p), get_aval(p).dtype) for x, p in zip(leaves, primals, strict=True)]
-            outs, touts, out_tree = self._derived("jvp", in_tree)(primals, tangents)
-            return tree_util.unflatten(out_tree, [o if t is None else JVPTracer(top, o, t)
-                                                  for o, t in zip(outs, touts, strict=True)])
-        out = self(*tree_util.unflatten(in_tree, primals))
-        out_leaves, out_tree = tree_util.flatten(out)
-        vjp_program = self._derived("vjp", in_tree)
-        return tree_util.unflatten(out_tree, _record(top, leaves, out_leaves,
-                                                     lambda cts: vjp_program(primals, cts)))
+            def flat(*xs):
+                dyn_args, dyn_kwargs = tree_util.unflatten(treedef, xs)
+                it = iter(dyn_args)
+                full = [args[i] if i in static_pos else next(it) for i in range(nargs)]
+                out = self.fun(*full, **static_kw, **dyn_kwargs)
+                out_leaves, out_tree[0] = tree_util.flatten(out)
+                return out_leaves
 
-    def _derived(self, kind, in_tree):
-        """A cached jitted JVP or VJP program of ``fun`` for arguments of structure ``in_tree``."""
-        key = (kind, in_tree)
-        prog = self._derived_cache.get(key)
-        if prog is not None:
-            return prog
-        fun = self.fun
-
-        def flat(xs):
-            return tree_util.leaves(fun(*tree_util.unflatten(in_tree, xs)))
-
-        if kind == "vjp":
-            def program(primals, cts):
-                _, back = vjp_flat(lambda *xs: flat(xs), primals)
-                return back(cts)
-            prog = jit(program)
-        else:
-            out_tree = []
-
-            def program(primals, tangents):
-                outs, touts = jvp_flat(lambda *xs: flat(xs), primals, tangents)
-                return outs, touts
-
-            def run(primals, tangents):
-                outs, touts = compiled(primals, tangents)
-                if not out_tree:
-                    out_tree.append(tree_util.structure(fun(*tree_util.unflatten(in_tree, primals))))
-                return outs, touts, out_tree[0]
-
-            compiled = jit(program)
-            prog = run
-        self._derived_cache[key] = prog
-        return prog
+            ir, operands = stage_closed(flat, list(avals), fun_name=self.__name__)
+            hit = (ir, operands, out_tree[0])
+            if not operands:  # a program closing over no traced value can be reused
+                self._call_irs[key] = hit
+                while len(self._call_irs) > max(int(config.jit_cache_size), 1):
+                    self._call_irs.popitem(last=False)
+        ir, operands, out_tree = hit
+        outs = jit_call_p.bind(*operands, *leaves, ir=ir, name=self.__name__)
+        return tree_util.unflatten(out_tree, outs)
 
     def _explain(self, e, args, kwargs):
         for i in self.static_argnums:
@@ -330,6 +259,7 @@ class JitFunction:
 
     def clear_cache(self):
         self._irs.clear()
+        self._call_irs.clear()
         self._jitted.clear_cache()
 
 

@@ -50,3 +50,30 @@ def jvp_flat(fun, primals, tangents, origin=None):
     with new_trace(JVPTrace, origin=origin) as trace:
         ins = [JVPTracer(trace, p, t) for p, t in zip(primals, tangents, strict=True)]
         return trace.unpack(fun(*ins))
+
+
+def jvp_ir(ir, nonzero):
+    """The JVP of a program: ``(ir', out_nonzero)`` where ``ir'`` takes the primals and
+    the tangents of the inputs flagged in ``nonzero`` and returns the outputs followed
+    by the tangents of the outputs flagged in ``out_nonzero`` (the others are zero).
+    Cached on ``ir`` per ``nonzero``."""
+    from ..core.ir import derived_cache, eval_ir
+    from ..core.staging import stage
+    cache = derived_cache(ir)
+    key = ("jvp", tuple(nonzero))
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    n = len(ir.in_vars)
+    out_nonzero = []
+
+    def program(*args):
+        rest = iter(args[n:])
+        tangents = [next(rest) if nz else None for nz in nonzero]
+        outs, touts = jvp_flat(lambda *xs: eval_ir(ir, *xs), list(args[:n]), tangents)
+        out_nonzero[:] = [t is not None for t in touts]
+        return list(outs) + [t for t in touts if t is not None]
+
+    avals = ir.in_avals + [a.update(weak_type=False) for a, nz in zip(ir.in_avals, nonzero, strict=True) if nz]
+    cache[key] = hit = (stage(program, avals), tuple(out_nonzero))
+    return hit

@@ -57,6 +57,12 @@ class ReverseTrace(Trace):
             else:
                 inputs.append(a)
                 parents.append(None)
+        if prim.vjp_fwd is not None:
+            if not any_parent:
+                return prim.bind(*inputs, **params)
+            out, residuals = prim.vjp_fwd(*inputs, **params)
+            node = Node(prim, params, residuals, parents, out)
+            return [ReverseTracer(self, o, node, i) if is_float_value(o) else o for i, o in enumerate(out)]
         out = prim.bind(*inputs, **params)
         if prim.nondiff or not any_parent:
             return out
@@ -136,6 +142,13 @@ def backward(out_tracers, out_cts, in_tracers):
             g = tuple(slot.get(i) for i in range(len(node.out)))
         else:
             g = slot[0]
+        if prim.vjp_bwd is not None:  # one rule for all inputs, on the residuals it chose
+            needed = [p is not None for p in node.parents]
+            all_cts = prim.vjp_bwd(needed, node.inputs, g, **node.params)
+            for parent, ct in zip(node.parents, all_cts, strict=True):
+                if parent is not None and ct is not None:
+                    _accumulate(cts, parent, ct)
+            continue
         for i, parent in enumerate(node.parents):
             if parent is None:
                 continue
@@ -172,3 +185,45 @@ def vjp_flat(fun, primals, origin=None):
         return backward(out_tracers, out_cts, ins)
 
     return out_vals, backward_fn
+
+
+def vjp_ir(ir, needed):
+    """The VJP of a program: ``ir'`` takes the primals and one cotangent per
+    floating-point output, and returns the cotangents of the inputs flagged in
+    ``needed`` (zeros where none flows).  The forward pass is recomputed inside
+    ``ir'``.  Cached on ``ir`` per ``needed``."""
+    from ..core.ir import derived_cache, eval_ir
+    from ..core.staging import stage
+    from ..primitives.elementwise import convert_element_type
+    cache = derived_cache(ir)
+    key = ("vjp", tuple(needed))
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    n = len(ir.in_vars)
+    float_out = [a.dtype.kind == "f" for a in ir.out_avals]
+
+    def program(*args):
+        primals, rest = list(args[:n]), iter(args[n:])
+        cts = [next(rest) if f else None for f in float_out]
+
+        def f(*diff):
+            it = iter(diff)
+            return eval_ir(ir, *[next(it) if nd else p for p, nd in zip(primals, needed, strict=True)])
+
+        _, back = vjp_flat(f, [p for p, nd in zip(primals, needed, strict=True) if nd])
+        out = []
+        for c, a in zip(back(cts), [a for a, nd in zip(ir.in_avals, needed, strict=True) if nd], strict=True):
+            if c is None:
+                c = np.zeros(a.shape, a.dtype)
+            elif get_aval(c).dtype != a.dtype:
+                c = convert_element_type(c, a.dtype)
+            if np.shape(c) != a.shape:
+                from ..primitives.shape import broadcast_to
+                c = broadcast_to(c, a.shape)
+            out.append(c)
+        return out
+
+    avals = ir.in_avals + [a.update(weak_type=False) for a, f in zip(ir.out_avals, float_out, strict=True) if f]
+    cache[key] = hit = stage(program, avals)
+    return hit

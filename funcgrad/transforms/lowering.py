@@ -1,0 +1,96 @@
+"""Lowering: an IR evaluated on jax values with each primitive's ``lower`` rule,
+inside a ``jax.jit`` trace, becomes one XLA program.
+
+This module is funcgrad's door to jax for programs: ``lower_ir`` (used by ``jit``
+and by primitives that hold sub-programs), ``compiled`` (a cached executable for an
+IR, so a sub-program called eagerly runs compiled) and ``x64`` (jax's 64-bit mode,
+entered per call so float64 stays float64 without touching the user's jax config).
+"""
+import jax
+import jax.numpy as jnp
+
+from ..core.ir import Literal
+from ..core.trace import Tracer
+
+try:  # jax >= 0.6 has it at the top level; older releases only in jax.experimental
+    x64 = jax.enable_x64
+except AttributeError:  # pragma: no cover
+    from jax.experimental import enable_x64 as x64
+
+
+class LowerCtx:
+    """What a lowering rule may know besides its operands: their avals and the results'."""
+
+    __slots__ = ("avals_in", "avals_out")
+
+    def __init__(self, avals_in, avals_out):
+        self.avals_in, self.avals_out = avals_in, avals_out
+
+
+class Inline(Exception):
+    """The program closes over values of an enclosing funcgrad transform."""
+
+
+def lower_ir(ir, args):
+    """Evaluate ``ir`` on jax values with the primitives' lowering rules."""
+    env = {}
+    for v, a in zip(ir.in_vars, args, strict=True):
+        env[v] = a
+    for v, c in zip(ir.const_vars, ir.consts, strict=True):
+        if isinstance(c, Tracer):
+            raise Inline()
+        env[v] = c
+
+    def read(x):
+        return x.val if type(x) is Literal else env[x]
+
+    for eqn in ir.eqns:
+        ctx = LowerCtx([x.aval for x in eqn.inputs], [v.aval for v in eqn.outputs])
+        out = eqn.prim.lower(ctx, *[read(x) for x in eqn.inputs], **eqn.params)
+        outs = out if eqn.prim.multiple_results else [out]
+        for v, o in zip(eqn.outputs, outs, strict=True):
+            if o.dtype != v.aval.dtype:
+                o = o.astype(v.aval.dtype)
+            env[v] = o
+    return [jnp.asarray(read(x), x.aval.dtype) for x in ir.outs]
+
+
+def compiled(ir, name="subprogram"):
+    """A compiled executable of ``ir`` (flat jax/NumPy arrays in, a list of
+    ``jax.Array`` out), made once and kept on the IR."""
+    run = getattr(ir, "_compiled", None)
+    if run is None:
+        def program(*args):
+            return lower_ir(ir, args)
+        program.__name__ = name
+        jitted = jax.jit(program)
+
+        def run(*args):
+            with x64(True):
+                return jitted(*args)
+        ir._compiled = run
+    return run
+
+
+def _index_jax_arrays_with_tracers():
+    """Let a jax array (a ``jit`` result) be indexed by a funcgrad tracer, as a
+    funcgrad array can: ``table[i]`` inside ``jit``/``vmap`` becomes a gather of the
+    constant ``table``.  Python gives the index no say in ``table[i]``, so jax's array
+    type gets a ``__getitem__`` that hands traced indices to funcgrad and everything
+    else to jax unchanged."""
+    array_type = type(jnp.zeros(()))
+    jax_getitem = array_type.__getitem__
+    if getattr(jax_getitem, "_funcgrad", False):
+        return
+
+    def __getitem__(self, idx):
+        if isinstance(idx, Tracer) or (type(idx) is tuple and any(isinstance(i, Tracer) for i in idx)):
+            from ..numpy._indexing import getitem
+            return getitem(self, idx)
+        return jax_getitem(self, idx)
+
+    __getitem__._funcgrad = True
+    array_type.__getitem__ = __getitem__
+
+
+_index_jax_arrays_with_tracers()
