@@ -23,8 +23,11 @@ NOT_IN_FNP = {
     "jit_call": "funcgrad.jit called inside a transform (tests/test_subprograms.py, tests/test_jit.py)",
 }
 
-# Primitives batched by the per-element loop fallback instead of a vectorised rule.
-LOOP_BATCHED = {}
+# Primitives batched (in some cases) by the per-element loop fallback instead of a vectorised rule.
+LOOP_BATCHED = {
+    "gather": "only when batched index arrays do not lead the index (x[:, labels] under vmap of labels)",
+    "scatter": "only when batched index arrays do not lead the index",
+}
 
 
 def _has(p, rule):

@@ -14,6 +14,20 @@ from .ir import IR, Eqn, Literal, Var, dce
 from .trace import Trace, Tracer, concretization_error, new_trace
 
 
+# The broadcast primitive (set by funcgrad.primitives.shape): a constant array whose
+# elements are all equal is staged as a broadcast of one scalar.
+BROADCAST = None
+
+
+def _uniform(x):
+    if x.dtype.kind == "b":
+        return bool(x.all()) or not x.any()
+    if x.dtype.kind not in "biuf":
+        return False
+    first = x.flat[0]
+    return bool(np.all(x == first)) and (x.dtype.kind != "f" or bool(np.isfinite(first)))
+
+
 class StagingTracer(Tracer):
     __slots__ = ("_aval", "var")
 
@@ -55,6 +69,16 @@ class StagingTrace(Trace):
         hit = self._const_ids.get(key)
         if hit is not None:
             return hit[0]
+        if BROADCAST is not None and isinstance(x, np.ndarray) and x.size > 1 and _uniform(x):
+            # zeros and ones (symbolic zeros made concrete, cotangent seeds): one broadcast
+            # of a scalar literal instead of a full-size constant in the program
+            aval = get_aval(x)
+            v = Var(aval)
+            scalar = x.flat[0]
+            self.eqns.append(Eqn(BROADCAST, [Literal(scalar, aval.update(shape=()))], [v],
+                                 {"shape": aval.shape, "dims": ()}))
+            self._const_ids[key] = (v, x)
+            return v
         v = Var(get_aval(x))
         self._const_ids[key] = (v, x)  # keep x alive so its id stays unique
         self.const_vars.append(v)

@@ -373,7 +373,7 @@ def convert_element_type(x, dtype):
 # ----------------------------------------------------------------------------- vmap
 
 def _add_batch_rules():
-    from ..transforms.batching import elementwise_rule
+    from ._batching import elementwise_rule
     for prim in (neg_p, sign_p, floor_p, ceil_p, round_p, exp_p, log_p, log1p_p, expm1_p, sqrt_p, cbrt_p,
                  sin_p, cos_p, asin_p, acos_p, atan_p, sinh_p, cosh_p, tanh_p, asinh_p, acosh_p, atanh_p,
                  abs_p, not_p, add_p, sub_p, mul_p, div_p, floor_divide_p, rem_p, pow_p, max_p, min_p, atan2_p,

@@ -221,7 +221,7 @@ def _per_example_shape(xshape, array_shapes, spec):
 def _batched_index(size, arrays, dims, spec):
     """Index arrays and spec with a leading ``arange(size)`` index: every array's batch
     dimension first, ranks lined up so that all of them broadcast together."""
-    from ..transforms.batching import move_to_front
+    from ._batching import move_to_front
     from .shape import reshape
     rank = max(len(np.shape(a)) - (d is not None) for a, d in zip(arrays, dims, strict=True))
     new = [np.arange(size).reshape((size,) + (1,) * rank)]
@@ -240,7 +240,7 @@ def _gather_batch(size, vals, dims, *, spec):
     """Only ``x`` batched: index ``x[:, idx]`` (NumPy puts the dimensions of advanced
     indices that are not next to each other first, so the batch dimension then follows
     them).  Batched index arrays: a leading batch index, when the advanced indices lead."""
-    from ..transforms.batching import loop_rule, move_to_front
+    from ._batching import loop_rule, move_to_front
     x, *arrays = vals
     if any(d is not None for d in dims[1:]):
         if not _advanced_prefix(spec):
@@ -260,7 +260,7 @@ def _gather_batch(size, vals, dims, *, spec):
 def _scatter_batch(size, vals, dims, *, spec, mode):
     """Scatter into a batch of arrays: a leading full slice for basic indices, a leading
     batch index array when the advanced indices lead; otherwise a loop."""
-    from ..transforms.batching import loop_rule, move_to_front
+    from ._batching import loop_rule, move_to_front
     from .shape import broadcast_to, reshape
     x, u, *arrays = vals
     dx, du, *darrs = dims

@@ -291,7 +291,7 @@ def slogdet(a):
 def _dot_batch(size, vals, dims, *, contract, batch):
     """A batched operand's batch dimension becomes its first free dimension (or, when
     both are batched, a new leading batch dimension of the product)."""
-    from ..transforms.batching import move_to_front
+    from ._batching import move_to_front
     (xc, yc), (xb, yb) = contract, batch
     x, y = vals
     dx, dy = dims
@@ -311,7 +311,7 @@ def _dot_batch(size, vals, dims, *, contract, batch):
 def _front_rule(prim):
     """Primitives already batched over leading dimensions: move the batch dimension first."""
     def rule(size, vals, dims):
-        from ..transforms.batching import move_to_front
+        from ._batching import move_to_front
         out = prim.bind(*[move_to_front(v, d, size) for v, d in zip(vals, dims, strict=True)])
         return out, ([0] * len(out) if prim.multiple_results else 0)
     return rule

@@ -208,7 +208,7 @@ cumsum_p.residuals = ()
 def _batch_axes(prim):
     """Reductions over ``axes``: batch dimension first, every axis one further."""
     def rule(size, vals, dims, *, axes):
-        from ..transforms.batching import move_to_front
+        from ._batching import move_to_front
         x = move_to_front(vals[0], dims[0], size)
         return prim.bind(x, axes=tuple(a + 1 for a in axes)), 0
     return rule
@@ -216,7 +216,7 @@ def _batch_axes(prim):
 
 def _batch_axis(prim):
     def rule(size, vals, dims, *, axis, **params):
-        from ..transforms.batching import move_to_front
+        from ._batching import move_to_front
         x = move_to_front(vals[0], dims[0], size)
         return prim.bind(x, axis=axis + 1, **params), 0
     return rule

@@ -10,6 +10,7 @@ import numpy as np
 import jax.numpy as jnp
 import jax.lax as lax
 
+from ..core import staging as _staging
 from ..core.primitive import Primitive, defvjp, defvjp_indexed
 from ._util import aval, normalize_axes, shape_error, shape_of, weak_result
 
@@ -86,6 +87,7 @@ def _broadcast_vjp(g, ans, x, *, shape, dims):
 
 
 broadcast_p.impl = _broadcast_impl
+_staging.BROADCAST = broadcast_p  # uniform constants are staged as broadcasts of a scalar
 broadcast_p.shape = _broadcast_shape
 broadcast_p.lower = lambda ctx, x, *, shape, dims: lax.broadcast_in_dim(
     jnp.asarray(x, ctx.avals_out[0].dtype), shape, dims)
@@ -206,7 +208,7 @@ concatenate_p.residuals = ()
 # ----------------------------------------------------------------------------- vmap
 
 def _front(size, vals, dims):
-    from ..transforms.batching import move_to_front
+    from ._batching import move_to_front
     return [move_to_front(v, d, size) for v, d in zip(vals, dims, strict=True)]
 
 

@@ -77,7 +77,7 @@ defvjp(sort_p, _sort_vjp)
 
 def _batch_sort(prim):
     def rule(size, vals, dims, *, axis):
-        from ..transforms.batching import move_to_front
+        from ._batching import move_to_front
         return prim.bind(move_to_front(vals[0], dims[0], size), axis=axis + 1), 0
     return rule
 
