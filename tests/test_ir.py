@@ -214,3 +214,14 @@ def test_eval_shape_computes_nothing():
 def test_eval_shape_of_a_gradient():
     shapes = fg.eval_shape(fg.grad(mlp_loss), *mlp_args())
     assert [a.shape for a in fg.tree.leaves(shapes)] == [(4, 8), (8,), (8, 3), (3,)]
+
+
+def test_staged_gradients_hold_no_full_size_zero_constants():
+    w, idx = np.ones((1000, 64), np.float32), np.array([3, 5])
+    ir = fg.make_ir(fg.grad(lambda w: fnp.sum(w[idx] ** 2)))(w)
+    assert all(np.size(c) <= 2 for c in ir.consts), [np.shape(c) for c in ir.consts]
+    assert "broadcast_in_dim" in ir.primitives()
+    np.testing.assert_array_equal(fg.eval_ir(ir, w)[0], fg.grad(lambda w: fnp.sum(w[idx] ** 2))(w))
+    zeros = np.zeros((3, 4))
+    ir = fg.make_ir(lambda x: x + zeros)(np.ones((3, 4)))
+    assert not ir.consts and ir.primitives() == ["broadcast_in_dim", "add"]
