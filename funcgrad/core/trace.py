@@ -116,10 +116,13 @@ class Tracer:
         raise DTypeError("complex numbers are outside this version of funcgrad")
 
     def __array__(self, dtype=None, copy=None):
-        arr = np.asarray(self._concrete(
-            "conversion to a NumPy array (a NumPy function applied to a traced value, or a NumPy array "
-            "indexed by one: use funcgrad.numpy instead, e.g. `fnp.asarray(table)[i]` or `fnp.take`)"))
-        return arr if dtype is None else arr.astype(dtype)
+        # NumPy asking for an array (np.dot(A, x), A.dot(x), np.asarray(x), np.tanh(x)):
+        # the result would silently lose the derivative or the batch, so refuse, as jax does.
+        raise ConcretizationError(
+            f"a NumPy function was given a traced value {self.aval.str_short()} (at {user_location()}); "
+            "NumPy cannot see funcgrad's tracing, so its result would silently drop the derivative or the "
+            "batch.\nFix: use funcgrad.numpy (fnp.dot(A, x), fnp.tanh(x)); to look up a constant table with a "
+            "traced index, make the table a funcgrad array, `fnp.asarray(table)[i]`, or use `fnp.take`.")
 
     def __setitem__(self, idx, value):
         raise TypeError(

@@ -5,7 +5,7 @@ import string
 
 import numpy as np
 
-from ..core.avals import get_aval
+from ..core.avals import get_aval, promote_avals
 from ..primitives import elementwise as E
 from ..primitives import shape as S
 from ..primitives.linalg import dot_general
@@ -203,4 +203,8 @@ def einsum(subscripts, *operands, optimize=None, precision=None):
     if extra:
         x = reduce_sum(x, extra)
         s = "".join(c for c in s if c in out)
-    return transpose(x, tuple(s.index(c) for c in out)) if s != out else x
+    x = transpose(x, tuple(s.index(c) for c in out)) if s != out else x
+    want = promote_avals([get_aval(o) for o in ops])[0]
+    if get_aval(x).dtype != want:  # sums of ints and bools were widened: NumPy keeps the operands' dtype
+        x = E.ne(x, 0) if want == np.bool_ else E.convert_element_type(x, want)
+    return x

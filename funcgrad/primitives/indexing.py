@@ -126,6 +126,8 @@ def _scatter_lower(ctx, x, updates, *arrays, spec, mode):
     dt = ctx.avals_out[0].dtype
     ref = jnp.asarray(x, dt).at[build_index(spec, arrays)]
     u = jnp.asarray(updates, dt)
+    if dt == np.bool_ and mode in ("add", "mul"):  # NumPy's bool add is `or`, its multiply `and`
+        mode = "max" if mode == "add" else "min"
     return {"set": ref.set, "add": ref.add, "mul": ref.multiply, "min": ref.min, "max": ref.max}[mode](u)
 
 
@@ -160,10 +162,24 @@ def _scatter_jvp(primals, tangents, *, spec, mode):
             # out = x * (product of the updates hitting each element): d out = out * sum_k du_k / u_k
             return ans, add(t, mul(ans, scatter(np.zeros(shape_of(x), dt), div(tu, u), arrays, spec, "add")))
         return ans, scatter(t, mul(gather(x, arrays, spec), zu), arrays, spec, "add")
-    # min / max: the tangent of whichever value won (both at ties)
-    t = select(eq(x, ans), zx, np.zeros((), dt))
-    won = eq(u, gather(ans, arrays, spec))
-    return ans, scatter(t, select(won, zu, np.zeros((), dt)), arrays, spec, "add")
+    # min / max: the mean tangent of the values that won (x and every update tying with the result)
+    x_won, u_won, count = _extremal_winners(x, u, ans, arrays, spec, dt)
+    t = select(x_won, zx, np.zeros((), dt))
+    t = scatter(t, select(u_won, zu, np.zeros((), dt)), arrays, spec, "add")
+    return ans, div(t, count)
+
+
+def _extremal_winners(x, u, ans, arrays, spec, dt):
+    """For a min/max scatter: where ``x`` equals the result, which updates equal the
+    result at their position, and how many values tie at each position (at least 1).
+    Ties share the derivative equally, as ``max(a, a)`` does."""
+    from .shape import broadcast_to
+    x_won = eq(x, ans)
+    u_won = eq(u, gather(ans, arrays, spec))
+    one, zero = np.ones((), dt), np.zeros((), dt)
+    hits = broadcast_to(select(u_won, one, zero), shape_of(gather(ans, arrays, spec)))
+    count = scatter(select(x_won, one, zero), hits, arrays, spec, "add")
+    return x_won, u_won, count
 
 
 def _scatter_vjp(i, g, ans, x, u, *arrays, spec, mode):
@@ -176,15 +192,18 @@ def _scatter_vjp(i, g, ans, x, u, *arrays, spec, mode):
             return scatter(g, np.zeros((), dtype_of(g)), arrays, spec, "set")
         if mode == "mul":
             return scatter(g, u, arrays, spec, "mul")
-        return select(eq(x, ans), g, np.zeros((), dtype_of(g)))
+        x_won, _, count = _extremal_winners(x, u, ans, arrays, spec, dtype_of(g))
+        return select(x_won, div(g, count), np.zeros((), dtype_of(g)))
+    if mode in ("min", "max"):
+        _, u_won, count = _extremal_winners(x, u, ans, arrays, spec, dtype_of(g))
+        gu = gather(div(g, count), arrays, spec)
+        return unbroadcast(select(u_won, gu, np.zeros((), dtype_of(g))), u)
     gu = gather(g, arrays, spec)
     if mode == "mul":
         if _may_repeat(x, arrays, spec):  # d out / d u_k = out / u_k (the other updates' product included)
             gu = div(mul(gu, gather(ans, arrays, spec)), u)
         else:
             gu = mul(gu, gather(x, arrays, spec))
-    elif mode in ("min", "max"):
-        gu = select(eq(u, gather(ans, arrays, spec)), gu, np.zeros((), dtype_of(g)))
     return unbroadcast(gu, u)
 
 
@@ -273,6 +292,8 @@ def _scatter_batch(size, vals, dims, *, spec, mode):
     ashapes = [tuple(np.shape(a))[:d] + tuple(np.shape(a))[d + 1:] if d is not None else tuple(np.shape(a))
                for a, d in zip(arrays, darrs, strict=True)]
     target = _per_example_shape(xshape, ashapes, spec)
+    if type(u) in (bool, int, float):  # a weak Python scalar takes x's dtype, as unbatched
+        u = np.asarray(u, dtype_of(x))
     if du is None:
         u = broadcast_to(u, (size,) + tuple(target))
     else:
