@@ -103,6 +103,16 @@ def _filtered(tb, caller=None):
 _PY_TO_NUMPY = {float: np.float32, int: np.int64, bool: np.bool_}
 
 
+def _in_transform():
+    from .core.trace import in_transform
+    return in_transform()
+
+
+def _Array():
+    from .numpy._array import Array
+    return Array
+
+
 def api_boundary(fun, python_scalars_to_numpy=False):
     """Decorate a public entry point: funcgrad errors leave it with internal frames removed.
 
@@ -134,6 +144,9 @@ def api_boundary(fun, python_scalars_to_numpy=False):
             to_numpy = _PY_TO_NUMPY.get(type(out))
             if to_numpy is not None:
                 return to_numpy(out)
+            if type(out) is np.ndarray and _in_transform():
+                # a constant computed inside jit/vmap/grad stays indexable by traced values
+                return out.view(_Array())
         return out
 
     return wrapper
