@@ -11,10 +11,11 @@ from .core.avals import ShapedArray
 from .core.ir import IR
 from .transforms.custom import checkpoint, custom_jvp, custom_vjp, remat
 from .transforms.jit import jit
+from . import lax  # noqa: E402,F401  (after jit: its primitives lower through transforms)
 
 __version__ = "0.1.0"
 
 __all__ = ["grad", "value_and_grad", "jvp", "vjp", "linearize", "jacfwd", "jacrev", "hessian", "make_ir",
            "eval_ir", "eval_shape", "stop_gradient", "custom_jvp", "custom_vjp", "checkpoint", "remat",
-           "debug_print", "vmap", "jit", "config", "errors", "tree", "numpy", "optim", "serialization",
+           "debug_print", "vmap", "jit", "config", "errors", "tree", "numpy", "optim", "serialization", "lax",
            "ShapedArray", "IR"]
