@@ -463,6 +463,10 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
         specs = _broadcast_prefix("in_axes", axes if isinstance(axes, tuple) else (axes,) * len(args), args)
         specs += [0] * (len(leaves) - len(specs))
         dims, sizes = [], {}
+        from .numpy._array import Array
+        # unmapped NumPy arrays become funcgrad arrays, so that a batched index can index them
+        leaves = [x.view(Array) if type(x) is np.ndarray and d is None else x
+                  for x, d in zip(leaves, specs, strict=True)]
         for x, d in zip(leaves, specs, strict=True):
             if d is None:
                 dims.append(None)

@@ -122,3 +122,10 @@ def test_jit_grad_of_amax_triu_program():
 
     g = fg.grad(f)
     np.testing.assert_allclose(np.asarray(fg.jit(g)(x)), g(x), rtol=1e-10)
+
+
+def test_vmap_indexes_an_unmapped_numpy_argument_with_a_batched_index():
+    x1 = np.arange(4.0).reshape(2, 1, 2)
+    i = np.array([[-1, 0], [0, 0]])
+    got = fg.vmap(lambda x, i: x[:, i], in_axes=(None, 0))(x1, i)
+    np.testing.assert_array_equal(got, np.stack([x1[:, r] for r in i]))
