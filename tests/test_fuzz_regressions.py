@@ -130,3 +130,14 @@ def test_vmap_indexes_an_unmapped_numpy_argument_with_a_batched_index():
     i = np.array([[-1, 0], [0, 0]])
     got = fg.vmap(lambda x, i: x[:, i], in_axes=(None, 0))(x1, i)
     np.testing.assert_array_equal(got, np.stack([x1[:, r] for r in i]))
+
+
+def test_a_constant_computed_under_grad_dots_with_a_tracer():
+    table = np.array([[-1.95, -0.65], [0.27, 0.65]])
+    x = np.arange(4.0).reshape(2, 2)
+
+    def f(x):
+        c = fnp.arctan2(fnp.asarray(table)[np.array([1])], -0.59)  # a constant inside grad
+        return fnp.sum(c.dot(x))
+
+    np.testing.assert_allclose(fg.grad(f)(x), np.broadcast_to(np.arctan2(table[1], -0.59)[:, None], (2, 2)))

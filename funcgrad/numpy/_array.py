@@ -27,6 +27,12 @@ class Array(np.ndarray):
             return getitem(self, idx)
         return np.ndarray.__getitem__(self, idx)
 
+    def dot(self, b, out=None):
+        if isinstance(b, Tracer):
+            from ._products import dot
+            return dot(self, b)
+        return np.ndarray.dot(self, b, out)
+
 
 def _has_tracer(x):
     if isinstance(x, Tracer):
