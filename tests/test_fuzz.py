@@ -339,7 +339,10 @@ class Checks:
                 o = self.prog(m, *a)
                 return functools.reduce(lambda x, y: x + y, [m.sum(o[k] * w) for k, w in zip(fo, weights)])
             return f
-        got = fg.grad(loss(fnp), argnums=nums)(*args)
+        # inputs that are not differentiated are funcgrad arrays, as a user's would be (a plain
+        # NumPy array's .dot of a traced value raises, as in jax)
+        fargs = [a if i in nums or not isinstance(a, np.ndarray) else fnp.asarray(a) for i, a in enumerate(args)]
+        got = fg.grad(loss(fnp), argnums=nums)(*fargs)
         for i, g in zip(nums, got, strict=True):
             a = np.asarray(args[i])
             assert np.shape(g) == a.shape and np.asarray(g).dtype == a.dtype, (
