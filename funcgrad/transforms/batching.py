@@ -56,15 +56,16 @@ def vmap_flat(fun, args, in_dims, size, fun_name=None, origin=None):
         return trace.unpack(fun(*ins))
 
 
-def vmap_ir(ir, dims, size):
+def vmap_ir(ir, dims, size, batch_all=False):
     """The batched program: ``(ir', out_dims)`` where ``ir'`` takes the inputs with a
     batch dimension of ``size`` at ``dims[i]`` (None: unbatched) and returns each
-    output batched at dimension 0, or unbatched where ``out_dims`` says None.
-    Cached on ``ir`` per ``(dims, size)``."""
+    output batched at dimension 0, or unbatched where ``out_dims`` says None (with
+    ``batch_all``, every output is batched, as the user's batched rules give them).
+    Cached on ``ir`` per ``(dims, size, batch_all)``."""
     from ..core.ir import derived_cache, eval_ir
     from ..core.staging import stage
     cache = derived_cache(ir)
-    key = ("vmap", tuple(dims), size)
+    key = ("vmap", tuple(dims), size, batch_all)
     hit = cache.get(key)
     if hit is not None:
         return hit
@@ -72,8 +73,9 @@ def vmap_ir(ir, dims, size):
 
     def program(*args):
         outs, odims = vmap_flat(lambda *xs: eval_ir(ir, *xs), list(args), list(dims), size)
-        out_dims[:] = [None if d is None else 0 for d in odims]
-        return [o if d is None else move_to_front(o, d, size) for o, d in zip(outs, odims, strict=True)]
+        out_dims[:] = [None if d is None and not batch_all else 0 for d in odims]
+        return [o if d is None and not batch_all else move_to_front(o, d, size)
+                for o, d in zip(outs, odims, strict=True)]
 
     avals = [a if d is None else a.update(shape=a.shape[:d] + (size,) + a.shape[d:])
              for a, d in zip(ir.in_avals, dims, strict=True)]

@@ -22,11 +22,13 @@ value, each simply calls the function.
 import functools
 
 from .. import tree as tree_util
+from ..core.avals import get_aval
 from ..core.primitive import Primitive
 from ..core.staging import stage_closed
 from ..core.trace import find_top_trace, in_transform
 from ..errors import NonDifferentiableError, api_boundary, user_location
 from . import subprograms as sp
+from .batching import vmap_ir
 from .reverse import vjp_flat
 
 
@@ -45,7 +47,7 @@ def _trace_call(fun, args, kwargs=None):
         out_leaves, out_tree[0] = tree_util.flatten(out)
         return out_leaves
 
-    ir, operands = stage_closed(flat, [sp.aval_of(x) for x in leaves], fun_name=_fun_name(fun))
+    ir, operands = stage_closed(flat, [get_aval(x) for x in leaves], fun_name=_fun_name(fun))
     return ir, operands, leaves, in_tree, out_tree[0]
 
 
@@ -108,7 +110,7 @@ def _cjvp_vjp_bwd(needed, residuals, g, *, ir, jvp, n_consts, name):
 
 def _cjvp_batch(size, vals, dims, *, ir, jvp, n_consts, name):
     vals, dims = sp.fronted(vals, dims, size)
-    bir, _ = _vmap_all(ir, dims, size)
+    bir, _ = vmap_ir(ir, dims, size, batch_all=True)
     edims = dims[n_consts:]
 
     def batched_jvp(primals, tangents):
@@ -125,20 +127,6 @@ def _split_call(jvp, xs):
     n = len(xs) // 2
     outs, touts = jvp(list(xs[:n]), list(xs[n:]))
     return list(outs) + list(touts)
-
-
-def _vmap_all(ir, dims, size):
-    """The batched program with every output batched at 0 (as the batched rules give)."""
-    from ..core.ir import derived_cache, eval_ir
-    from ..core.staging import stage
-    cache = derived_cache(ir)
-    key = ("vmap_all", tuple(dims), size)
-    hit = cache.get(key)
-    if hit is None:
-        run = sp.batched_function(lambda *xs: eval_ir(ir, *xs), dims, size)
-        avals = [a if d is None else a.update(shape=(size,) + a.shape) for a, d in zip(ir.in_avals, dims, strict=True)]
-        cache[key] = hit = (stage(run, avals), None)
-    return hit
 
 
 custom_jvp_call_p.jvp = _cjvp_jvp
@@ -239,7 +227,7 @@ def _cvjp_batch(size, vals, dims, *, ir, fwd, bwd, n_consts, name):
     and residuals carry the batch first; cotangents of unbatched inputs are summed over it."""
     from ..primitives.reductions import reduce_sum
     vals, dims = sp.fronted(vals, dims, size)
-    bir, _ = _vmap_all(ir, dims, size)
+    bir, _ = vmap_ir(ir, dims, size, batch_all=True)
     edims = dims[n_consts:]
     n_res = []
 

@@ -108,10 +108,6 @@ def fronted(vals, dims, size):
             [None if d is None else 0 for d in dims])
 
 
-def aval_of(x):
-    return get_aval(x)
-
-
 def cast_like(x, ref):
     """``x`` in the dtype of ``ref`` (a value or an aval): tangents and cotangents
     have their primal's dtype."""
