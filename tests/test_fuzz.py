@@ -43,8 +43,6 @@ DERIV_CHECK_NAMES = ["grad_mixed", "grad", "jvp", "vjp", "linearize", "jacfwd", 
                      "vmap_grad", "jvp_vjp_consistent"]
 KNOWN = [
     # (label, checks or None, message regex, program-source regex): open bugs
-    ("jit(grad) of amax over exact ties differs from eager (tests/test_fuzz_regressions.py)",
-     {"jit_grad", "grad_jit"}, r"", r"m\.triu\("),
 ]
 
 

@@ -16,6 +16,8 @@ NOT_PRIMITIVES = {}
 # Primitives that funcgrad.numpy never binds; their own tests live elsewhere.
 NOT_IN_FNP = {
     "debug_print": "funcgrad.debug_print (tests/test_jit.py)",
+    "extremum_weights": "the derivative of reduce_max/reduce_min, reached by the grad, jvp and vmap(grad) "
+                        "columns of the amax/amin/max rows (tests/test_fuzz_regressions.py for jit)",
     "stop_gradient": "funcgrad.stop_gradient / lax.stop_gradient (tests/test_autodiff*.py)",
     "custom_jvp_call": "funcgrad.custom_jvp (tests/test_subprograms.py, tests/test_custom_rules.py)",
     "custom_vjp_call": "funcgrad.custom_vjp (tests/test_subprograms.py, tests/test_custom_rules.py)",

@@ -2,7 +2,9 @@
 ``reduce_prod``), ``argmax``/``argmin`` and the cumulative ``cumsum``/``cumprod``.
 
 ``reduce_sum`` is linear: its VJP broadcasts the cotangent back.  ``reduce_max``
-sends the cotangent to the positions of the maximum, split evenly among ties.
+sends the cotangent to the positions of the maximum, split evenly among ties; those
+weights are one primitive, ``extremum_weights``, so that compiled code finds them
+robustly (see there).
 """
 import functools
 
@@ -11,7 +13,7 @@ import jax.numpy as jnp
 
 from ..core.primitive import Primitive, defvjp
 from ._util import aval, dtype_error, dtype_of, shape_of
-from .elementwise import convert_element_type, div, eq, mul
+from .elementwise import convert_element_type, div, mul
 from .shape import broadcast_in_dim
 
 
@@ -88,24 +90,60 @@ reduce_sum_p.jvp = _sum_jvp
 defvjp(reduce_sum_p, lambda g, ans, x, *, axes: convert_element_type(_bcast_back(g, x, axes), dtype_of(x)))
 
 
-def _extremum_rules(prim):
-    def location(x, ans, axes):
-        mask = convert_element_type(eq(x, _bcast_back(ans, x, axes)), dtype_of(ans))
-        return div(mask, _bcast_back(reduce_sum(mask, axes), x, axes))
+# ----------------------------------------------------------------------------- extremum weights
 
+extremum_weights_p = Primitive("extremum_weights", nondiff=True)
+
+
+def _weights_impl(x, *, axes, which):
+    x = np.asarray(x)
+    ext = (np.max if which == "max" else np.min)(x, axis=axes, keepdims=True)
+    hit = (x == ext).astype(x.dtype)
+    return hit / np.sum(hit, axis=axes, keepdims=True)
+
+
+def _weights_lower(ctx, x, *, axes, which):
+    """``x == max(x)`` alone is not robust under XLA: when it fuses the expression that
+    computes ``x`` into the max and into the comparison, the two copies may round
+    differently and no position compares equal.  The position an argmax finds (computed
+    from one copy of ``x``) is added to the ties, so the weights always sum to one."""
+    ext = (jnp.max if which == "max" else jnp.min)(x, axis=axes, keepdims=True)
+    kept = [i for i in range(x.ndim) if i not in axes]
+    perm = kept + list(axes)
+    flat = jnp.transpose(x, perm).reshape([x.shape[i] for i in kept] + [-1])
+    pos = (jnp.argmax if which == "max" else jnp.argmin)(flat, axis=-1)
+    first = (jnp.arange(flat.shape[-1]) == pos[..., None]).reshape([x.shape[i] for i in perm])
+    hit = ((x == ext) | jnp.transpose(first, np.argsort(perm))).astype(x.dtype)
+    return hit / jnp.sum(hit, axis=axes, keepdims=True)
+
+
+extremum_weights_p.impl = _weights_impl
+extremum_weights_p.shape = lambda x, *, axes, which: x
+extremum_weights_p.lower = _weights_lower
+extremum_weights_p.jvp = lambda primals, tangents, **params: (extremum_weights_p.bind(*primals, **params), None)
+defvjp(extremum_weights_p, lambda g, ans, x, **params: None)
+
+
+def extremum_weights(x, axes, which):
+    """d reduce_max(x, axes) / dx (``which="max"``) or of ``reduce_min``: 1/k at each of
+    the k positions that attain the extremum, 0 elsewhere."""
+    return extremum_weights_p.bind(x, axes=tuple(axes), which=which)
+
+
+def _extremum_rules(prim, which):
     def jvp(primals, tangents, *, axes):
         x, = primals
         ans = prim.bind(x, axes=axes)
         if tangents[0] is None:
             return ans, None
-        return ans, reduce_sum(mul(tangents[0], location(x, ans, axes)), axes)
+        return ans, reduce_sum(mul(tangents[0], extremum_weights(x, axes, which)), axes)
 
     prim.jvp = jvp
-    defvjp(prim, lambda g, ans, x, *, axes: mul(_bcast_back(g, x, axes), location(x, ans, axes)))
+    defvjp(prim, lambda g, ans, x, *, axes: mul(_bcast_back(g, x, axes), extremum_weights(x, axes, which)))
 
 
-_extremum_rules(reduce_max_p)
-_extremum_rules(reduce_min_p)
+_extremum_rules(reduce_max_p, "max")
+_extremum_rules(reduce_min_p, "min")
 
 
 def _prod_jvp(primals, tangents, *, axes):
@@ -207,10 +245,10 @@ cumsum_p.residuals = ()
 
 def _batch_axes(prim):
     """Reductions over ``axes``: batch dimension first, every axis one further."""
-    def rule(size, vals, dims, *, axes):
+    def rule(size, vals, dims, *, axes, **params):
         from ._batching import move_to_front
         x = move_to_front(vals[0], dims[0], size)
-        return prim.bind(x, axes=tuple(a + 1 for a in axes)), 0
+        return prim.bind(x, axes=tuple(a + 1 for a in axes), **params), 0
     return rule
 
 
@@ -222,7 +260,7 @@ def _batch_axis(prim):
     return rule
 
 
-for _p in (reduce_sum_p, reduce_max_p, reduce_min_p, reduce_prod_p):
+for _p in (reduce_sum_p, reduce_max_p, reduce_min_p, reduce_prod_p, extremum_weights_p):
     _p.batch = _batch_axes(_p)
 for _p in (argmax_p, argmin_p, cumsum_p, cumprod_p):
     _p.batch = _batch_axis(_p)
