@@ -44,6 +44,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import jax.lax as jlax
+
+import funcgrad.lax as flax
 import funcgrad.numpy as fnp
 
 # ----------------------------------------------------------------------------- inputs
@@ -379,9 +382,83 @@ I0 = np.array([0, 2, 2, 3])          # repeated indices: gathers duplicate, scat
 I2 = np.array([[0, 1], [3, 0]])
 MASK = np.array([True, False, True, True])
 
+# ----------------------------------------------------------------------------- control flow
+# Each written once against ``m`` (fnp or jnp) and its ``lax``; the NumPy reference is the
+# same computation as a Python loop / if.
+
+
+def _lax(m):
+    return flax if m is fnp else jlax
+
+
+def _cond(m, x):
+    return _lax(m).cond(m.sum(x) > 0, lambda y: m.sin(y) * 2.0, lambda y: m.cos(y) - y, x)
+
+
+def _np_cond(x):
+    return np.sin(x) * 2.0 if np.sum(x) > 0 else np.cos(x) - x
+
+
+_BRANCHES = (lambda m: (lambda y: m.sin(y), lambda y: y * y, lambda y: m.exp(-y)))
+
+
+def _switch(m, x):   # argmax of 4 elements: index 3 is clamped to the last branch
+    return _lax(m).switch(m.argmax(x), _BRANCHES(m), x)
+
+
+def _np_switch(x):
+    return _BRANCHES(np)[min(int(np.argmax(x)), 2)](x)
+
+
+def _scan(m, x, reverse=False):
+    """Carry a vector through the rows of ``x``; also return one output per row."""
+    return _lax(m).scan(lambda c, r: (m.tanh(c * r + 0.5), c * r), x[0], x[1:], reverse=reverse)
+
+
+def _np_scan(x, reverse=False):
+    c, ys = x[0], []
+    for r in (x[:0:-1] if reverse else x[1:]):
+        c, y = np.tanh(c * r + 0.5), c * r
+        ys.append(y)
+    return c, np.stack(ys[::-1] if reverse else ys)
+
+
+def _fori(m, x):
+    return _lax(m).fori_loop(0, 4, lambda i, c: m.sin(c) * 1.1 + i, x)
+
+
+def _np_fori(x):
+    for i in range(4):
+        x = np.sin(x) * 1.1 + i
+    return x
+
+
+def _while(m, x):    # runs until the sum passes 10: how many steps depends on x
+    return _lax(m).while_loop(lambda c: m.sum(c) < 10.0, lambda c: c * 1.5 + 0.25, x)
+
+
+def _np_while(x):
+    while np.sum(x) < 10.0:
+        x = x * 1.5 + 0.25
+    return x
+
+
+def _map(m, x):
+    return _lax(m).map(lambda r: m.sum(m.sin(r) * r), x)
+
+
 # ----------------------------------------------------------------------------- the table
 
 OPS = [
+    # ------------------------------------------------------------------ control flow (funcgrad.lax)
+    op("lax.cond", V("f64[3]"), V("f32[2,2]"), f=_cond, ref=_np_cond),
+    op("lax.switch", V("distinct:f64[4]"), V("distinct:f32[3]"), f=_switch, ref=_np_switch),
+    op("lax.scan", V("f64[5,3]"), V("f32[4,2]"), f=_scan, ref=_np_scan),
+    op("lax.scan(reverse=True)", V("f64[5,3]"), f=functools.partial(_scan, reverse=True),
+       ref=functools.partial(_np_scan, reverse=True)),
+    op("lax.fori_loop", V("f64[3]"), V("f32[2,2]"), f=_fori, ref=_np_fori),
+    op("lax.while_loop", V("pos:f64[3]"), V("pos:f32[2]"), f=_while, ref=_np_while, diff=False),
+    op("lax.map", V("f64[4,3]"), V("f32[2,3]"), f=_map, ref=lambda x: np.array([np.sum(np.sin(r) * r) for r in x])),
     # ------------------------------------------------------------------ creation
     op("array", V(S([1.0, 2.5])), V(S([[1, 2], [3, 4]])), V(S([True, False])), V("f64[3]"), V("i32[2,2]"),
        V(S([1, 2]), dtype=fnp.float64), V(S([1.5, 2.0]), dtype=fnp.int32), V("f32[2]", ndmin=3),

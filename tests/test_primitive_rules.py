@@ -23,9 +23,6 @@ NOT_IN_FNP = {
     "custom_vjp_call": "funcgrad.custom_vjp (tests/test_subprograms.py, tests/test_custom_rules.py)",
     "remat": "funcgrad.checkpoint (tests/test_subprograms.py, tests/test_custom_rules.py)",
     "jit_call": "funcgrad.jit called inside a transform (tests/test_subprograms.py, tests/test_jit.py)",
-    "cond": "funcgrad.lax.cond / switch (tests/test_lax.py)",
-    "while": "funcgrad.lax.while_loop / fori_loop with traced bounds (tests/test_lax.py)",
-    "scan": "funcgrad.lax.scan / fori_loop / map (tests/test_lax.py)",
 }
 
 # Primitives batched (in some cases) by the per-element loop fallback instead of a vectorised rule.
