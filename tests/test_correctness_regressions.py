@@ -224,3 +224,21 @@ def test_linalg_of_integer_matrices_is_float64_eagerly_and_under_jit(name):
     for got in (fn(fnp, a), fg.jit(lambda a: fn(fnp, a))(a), fg.eval_ir(fg.make_ir(lambda a: fn(fnp, a))(a), a)[0]):
         assert np.asarray(got).dtype == ref.dtype == np.float64
         np.testing.assert_allclose(got, ref, rtol=1e-12)
+
+
+def test_grad_of_vmap_of_cond_gets_no_nan_from_the_branch_not_taken():
+    # With a batched predicate every member runs both branches; sqrt's derivative at -1
+    # must not reach the member that took the other branch (jax gives [1, 0.25]).
+    from funcgrad import lax
+    f = lambda x: lax.cond(x > 0, fnp.sqrt, lambda a: a * 1.0, x)
+    x = np.array([-1.0, 4.0])
+    want = np.array([1.0, 0.25])
+    loss = lambda x: fnp.sum(fg.vmap(f)(x))
+    np.testing.assert_allclose(fg.grad(loss)(x), want)
+    np.testing.assert_allclose(np.asarray(fg.jit(fg.grad(loss))(x)), want)
+    switch = lambda x: lax.switch((x > 0).astype(int), [lambda a: -a, fnp.log], x)
+    np.testing.assert_allclose(fg.grad(lambda x: fnp.sum(fg.vmap(switch)(x)))(x), [-1.0, 0.25])
+    # an unbatched operand closed over by both branches
+    h = lambda x, c: lax.cond(x > 0, lambda a, c: fnp.sqrt(c) * a, lambda a, c: a, x, c)
+    got = fg.grad(lambda c: fnp.sum(fg.vmap(h, in_axes=(0, None))(x, c)))(np.float64(-4.0) * -1)
+    np.testing.assert_allclose(got, 4.0 * 0.5 / 2.0)

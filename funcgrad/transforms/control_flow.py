@@ -351,6 +351,23 @@ def _expand(pred, ndim):
     return reshape(pred, shape + (1,) * (ndim - len(shape))) if ndim > len(shape) else pred
 
 
+def _guard_operands(taken, ops, dims):
+    """The float operands a branch sees where ``taken`` is false, with their gradient
+    stopped: every member runs every branch, and a branch not taken must add no
+    derivative, not even ``0 * inf`` (``sqrt`` of a negative operand) -- only a select of
+    outputs would still send its NaN back."""
+    from ..primitives.elementwise import select
+    from ..primitives.misc import stop_gradient
+    gops, gdims = [], []
+    for x, d in zip(ops, dims, strict=True):
+        if _is_float(get_aval(x)):
+            x = select(_expand(taken, len(np.shape(x)) + (d is None)), x, stop_gradient(x))
+            d = 0
+        gops.append(x)
+        gdims.append(d)
+    return gops, gdims
+
+
 def _cond_batch(size, vals, dims, *, branches):
     from ..primitives.elementwise import eq, select
     vals, dims = sp.fronted(vals, dims, size)
@@ -366,7 +383,8 @@ def _cond_batch(size, vals, dims, *, branches):
     # a batched index: every branch runs, each member takes its branch's outputs
     from ..primitives.elementwise import maximum, minimum
     idx = minimum(maximum(index, 0), len(branches) - 1)
-    results = [eval_ir(_vmap_force(b, odims, size, [True] * n_out)[0], *ops) for b in branches]
+    results = [eval_ir(_vmap_force(b, gdims, size, [True] * n_out)[0], *gops)
+               for k, b in enumerate(branches) for gops, gdims in [_guard_operands(eq(idx, k), ops, odims)]]
     outs = results[0]
     for k in range(1, len(branches)):
         pred = eq(idx, k)
