@@ -156,3 +156,21 @@ def test_extremum_gradient_shares_ties_under_jit_and_vmap(reduce, axes):
     np.testing.assert_allclose(np.asarray(fg.jit(fg.grad(f))(x)), want, rtol=1e-12)
     np.testing.assert_allclose(fg.vmap(fg.grad(f))(np.stack([x, -x])),
                                np.stack([want, fg.grad(f)(-x)]), rtol=1e-12)
+
+
+def test_scatter_max_min_of_wider_updates_send_their_derivative():
+    # float64 updates scattered into a float32 array are stored as float32; the winners
+    # must be found among the stored values (comparing the float64 updates with the
+    # float32 result found none and gave a zero gradient).
+    base = np.array([3.0, 3.0, 2.0, 0.0], np.float32)
+    idx = np.array([2, 2, 2])
+
+    def f(t):
+        return fnp.sum(fnp.asarray(base).at[idx].min(t * 0.1) * np.float32(1.5))
+
+    t = np.float64(-1.234567891)
+    np.testing.assert_allclose(fg.grad(f)(t), 0.15, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(fg.jit(fg.grad(f))(t)), 0.15, rtol=1e-6)
+    jf = lambda t: jnp.sum(jnp.asarray(base).at[idx].min(t * 0.1) * np.float32(1.5))
+    with jax.enable_x64(True):
+        np.testing.assert_allclose(fg.grad(f)(t), jax.grad(jf)(t), rtol=1e-6)

@@ -175,7 +175,8 @@ def _extremal_winners(x, u, ans, arrays, spec, dt):
     Ties share the derivative equally, as ``max(a, a)`` does."""
     from .shape import broadcast_to
     x_won = eq(x, ans)
-    u_won = eq(u, gather(ans, arrays, spec))
+    # the updates as the scatter stored them (cast to the result's dtype)
+    u_won = eq(convert_element_type(u, dtype_of(ans)), gather(ans, arrays, spec))
     one, zero = np.ones((), dt), np.zeros((), dt)
     hits = broadcast_to(select(u_won, one, zero), shape_of(gather(ans, arrays, spec)))
     count = scatter(select(x_won, one, zero), hits, arrays, spec, "add")
