@@ -58,6 +58,12 @@ class TreeStructureError(FuncgradError, ValueError):
     """Two pytrees that must match have different structures."""
 
 
+class ScalarShapeError(ShapeError, TypeError):
+    """A value that must be a scalar is not (a ``cond`` predicate, a ``switch`` index,
+    what a ``while_loop``'s ``cond_fun`` returns): a :class:`ShapeError` that is also
+    the ``TypeError`` JAX raises there, so code written for either catches it."""
+
+
 def _is_internal(filename):
     return filename.startswith(_INTERNAL_DIRS)
 

@@ -25,7 +25,7 @@ inputs.  Pieces:
     computation once for a module ``m`` that is ``fnp``, ``np`` or ``jnp`` (operators,
     methods, compositions); ``ref``/``jref`` override the NumPy / jax reference.
     ``dom`` is the default input domain (``real pos nonzero unit gt1 frac distinct
-    small``); ``diff`` says the op is differentiable; ``creation=True`` encodes
+    small prob``); ``diff`` says the op is differentiable; ``creation=True`` encodes
     funcgrad's float32 creation default in the NumPy reference.
 
 Where funcgrad deliberately differs from NumPy the reference says so: creation functions
@@ -74,6 +74,7 @@ FLOAT_DOMAINS = {
     "frac": _frac,
     "distinct": lambda rng, s: _distinct(rng, s).reshape(s),
     "small": lambda rng, s: rng.integers(-2, 3, s).astype(float),
+    "prob": lambda rng, s: rng.uniform(0.05, 0.95, s),
 }
 INT_DOMAINS = {
     "real": lambda rng, s: rng.integers(-4, 5, s),
@@ -447,9 +448,459 @@ def _map(m, x):
     return _lax(m).map(lambda r: m.sum(m.sin(r) * r), x)
 
 
+# ----------------------------------------------------------------------------- convolution and pooling
+# (conv_general_dilated, reduce_window, nn.conv / max_pool / avg_pool.)  The NumPy references
+# below are written independently of funcgrad's rules: dilate and pad by assignment, then one
+# explicit window per output position.
+import itertools  # noqa: E402
+
+import funcgrad.nn as _fnn  # noqa: E402
+
+
+def _conv_perms(dn, rank):
+    """Axis permutations for layout strings (spatial axes in the kernel string's order)."""
+    if dn is None:
+        return [tuple(range(rank))] * 3
+    lhs, rhs, out = dn
+    sp = [c for c in rhs if c not in "OI"]
+    return [tuple([s.index(a), s.index(b)] + [s.index(c) for c in sp])
+            for s, (a, b) in zip((lhs, rhs, out), ("NC", "OI", "NC"))]
+
+
+def _np_same_pads(sizes, windows, strides, lower=False):
+    pads = []
+    for d, k, s in zip(sizes, windows, strides):
+        total = max((-(-d // s) - 1) * s + k - d, 0)
+        pads.append((total - total // 2, total // 2) if lower else (total // 2, total - total // 2))
+    return pads
+
+
+def _np_dilate_pad(x, axes, dil, pads, fill):
+    """``x`` with holes (``fill``) between elements and padding (negative: cropping) on ``axes``."""
+    shape = list(x.shape)
+    for a, d in zip(axes, dil):
+        shape[a] = (x.shape[a] - 1) * d + 1
+    out = np.full(shape, fill, x.dtype)
+    out[tuple(slice(None, None, dil[axes.index(a)]) if a in axes else slice(None) for a in range(x.ndim))] = x
+    for a, (lo, hi) in zip(axes, pads):
+        out = np.moveaxis(out, a, 0)
+        out = out[max(-lo, 0):out.shape[0] - max(-hi, 0)]
+        out = np.concatenate([np.full((max(lo, 0),) + out.shape[1:], fill, x.dtype), out,
+                              np.full((max(hi, 0),) + out.shape[1:], fill, x.dtype)])
+        out = np.moveaxis(out, 0, a)
+    return out
+
+
+def _np_conv(x, w, window_strides, padding, lhs_dilation=None, rhs_dilation=None, dimension_numbers=None,
+             feature_group_count=1, batch_group_count=1):
+    lp, rp, op_ = _conv_perms(dimension_numbers, x.ndim)
+    x, w = x.transpose(lp), w.transpose(rp)
+    n = x.ndim - 2
+    ld, rd = lhs_dilation or (1,) * n, rhs_dilation or (1,) * n
+    dt = np.result_type(x, w)
+    wd = _np_dilate_pad(w, list(range(2, 2 + n)), rd, [(0, 0)] * n, 0)
+    ksz = wd.shape[2:]
+    if isinstance(padding, str):
+        padding = ([(0, 0)] * n if padding == "VALID" else
+                   _np_same_pads(x.shape[2:], ksz, window_strides, lower=padding == "SAME_LOWER"))
+    xp = _np_dilate_pad(x, list(range(2, 2 + n)), ld, padding, 0)
+    N, C, O = x.shape[0], x.shape[1], w.shape[0]
+    G, B = feature_group_count, batch_group_count
+    osp = [(p - k) // s + 1 for p, k, s in zip(xp.shape[2:], ksz, window_strides)]
+    out = np.zeros([N // B, O] + osp, dt)
+    for pos in itertools.product(*[range(o) for o in osp]):
+        win = xp[(slice(None), slice(None)) + tuple(slice(p * s, p * s + k)
+                                                    for p, s, k in zip(pos, window_strides, ksz))]
+        for o in range(O):
+            if B > 1:
+                b = o // (O // B)
+                part = win[b * (N // B):(b + 1) * (N // B)]
+            else:
+                g = o // (O // G)
+                part = win[:, g * (C // G):(g + 1) * (C // G)]
+            out[(slice(None), o) + pos] = np.sum(part * wd[o], axis=tuple(range(1, 2 + n)), dtype=dt)
+    return out.transpose(np.argsort(op_))
+
+
+def _conv_row(m, x, w, **kw):
+    return _lax(m).conv_general_dilated(x, w, **kw)
+
+
+_NP_IDENT = {"max": lambda dt: -np.inf if np.dtype(dt).kind == "f" else np.iinfo(dt).min, "add": lambda dt: 0}
+
+
+def _np_reduce_window(x, which, window, strides=None, padding="VALID", base_dilation=None, window_dilation=None):
+    n = x.ndim
+    strides = strides or (1,) * n
+    bd, wdl = base_dilation or (1,) * n, window_dilation or (1,) * n
+    eff = [(k - 1) * r + 1 for k, r in zip(window, wdl)]
+    if isinstance(padding, str):
+        padding = [(0, 0)] * n if padding == "VALID" else _np_same_pads(x.shape, eff, strides)
+    xp = _np_dilate_pad(x, list(range(n)), bd, padding, _NP_IDENT[which](x.dtype))
+    osp = [(p - k) // s + 1 for p, k, s in zip(xp.shape, eff, strides)]
+    out = np.zeros(osp, x.dtype)
+    for pos in itertools.product(*[range(o) for o in osp]):
+        win = xp[tuple(slice(p * s, p * s + k, r) for p, s, k, r in zip(pos, strides, eff, wdl))]
+        out[pos] = np.max(win) if which == "max" else np.sum(win, dtype=x.dtype)
+    return out
+
+
+def _rw_row(which):
+    def f(m, x, window, strides=None, padding="VALID", base_dilation=None, window_dilation=None):
+        lx = _lax(m)
+        init = 0 if which == "add" else (-np.inf if x.dtype.kind == "f" else x.dtype.type(np.iinfo(x.dtype).min))
+        if m is not fnp:
+            init = np.asarray(init, x.dtype)
+        return lx.reduce_window(x, init, lx.add if which == "add" else lx.max, window, strides, padding,
+                                base_dilation, window_dilation)
+    return f
+
+
+def _np_conv_nhwc(x, w, stride=1, padding="SAME"):
+    n = x.ndim - 2
+    sp = "HWD"[:n]
+    strides = (stride,) * n if isinstance(stride, int) else stride
+    return _np_conv(x, w, strides, padding, dimension_numbers=("N" + sp + "C", sp + "IO", "N" + sp + "C"))
+
+
+def _jnp_conv_nhwc(x, w, stride=1, padding="SAME"):
+    n = x.ndim - 2
+    sp = "HWD"[:n]
+    strides = (stride,) * n if isinstance(stride, int) else stride
+    return jlax.conv_general_dilated(x, w, strides, padding,
+                                     dimension_numbers=("N" + sp + "C", sp + "IO", "N" + sp + "C"))
+
+
+def _pool_dims(window, strides, padding):
+    strides = strides or (1,) * len(window)
+    pads = padding if isinstance(padding, str) else ((0, 0),) + tuple(padding) + ((0, 0),)
+    return (1,) + tuple(window) + (1,), (1,) + tuple(strides) + (1,), pads
+
+
+def _np_max_pool(x, window, strides=None, padding="VALID"):
+    return _np_reduce_window(x, "max", *_pool_dims(window, strides, padding))
+
+
+def _jnp_max_pool(x, window, strides=None, padding="VALID"):  # flax.linen.max_pool's formula
+    return jlax.reduce_window(x, -jnp.inf, jlax.max, *_pool_dims(window, strides, padding))
+
+
+def _np_avg_pool(x, window, strides=None, padding="VALID", count_include_pad=True):
+    y = _np_reduce_window(x, "add", *_pool_dims(window, strides, padding))
+    if count_include_pad:
+        return y / np.asarray(np.prod(window), x.dtype)
+    return y / _np_reduce_window(np.ones(x.shape[:-1] + (1,), x.dtype), "add", *_pool_dims(window, strides, padding))
+
+
+def _jnp_avg_pool(x, window, strides=None, padding="VALID", count_include_pad=True):  # flax.linen.avg_pool's
+    y = jlax.reduce_window(x, 0.0, jlax.add, *_pool_dims(window, strides, padding))
+    if count_include_pad:
+        return y / np.prod(window)
+    return y / jlax.reduce_window(jnp.ones(x.shape[:-1] + (1,), x.dtype), 0.0, jlax.add,
+                                  *_pool_dims(window, strides, padding))
+
+
+def _nn_row(name, jfn):
+    def f(m, *args, **kw):
+        return getattr(_fnn, name)(*args, **kw) if m is fnp else jfn(*args, **kw)
+    return f
+
+
+# ----------------------------------------------------------------------------- funcgrad.nn and funcgrad.scipy
+# (begin)  Each row calls funcgrad's function; ``ref`` is the NumPy formula written out here
+# (Python's math.erf / erfc / lgamma elementwise; scipy.special, a test-only oracle, for
+# erfinv / digamma / polygamma); ``jref`` is jax.nn / jax.scipy / optax (derivative tests).
+import math  # noqa: E402
+
+import jax  # noqa: E402
+import jax.scipy.special as _jsp  # noqa: E402
+import jax.scipy.stats.norm as _jnorm  # noqa: E402
+import optax as _optax  # noqa: E402
+import scipy.special as _ssp  # noqa: E402
+
+import funcgrad.nn as _nn  # noqa: E402
+import funcgrad.scipy.special as _fsp  # noqa: E402
+import funcgrad.scipy.stats.norm as _fnorm  # noqa: E402
+
+_KEY = np.array([0, 42], np.uint32)  # jax.random.PRNGKey(42)
+_MASK34 = np.array([[True, False, True, True], [False, True, True, False], [True, True, True, True]])
+_LOGITS_BIG = np.array([[1e4, -1e4, 0.0], [3.0, 2.0, 1.0], [-1e4, -1e4, 5.0]])  # stability: finite values, grads
+_EXTREME = np.array([-1e4, -30.0, -1.5, 0.3, 30.0, 1e4])
+
+
+def _fcall(fn):
+    """``f`` for a funcgrad.nn / funcgrad.scipy row (the module argument is unused)."""
+    return lambda m, *a, **kw: fn(*a, **kw)
+
+
+def _float_dt(*xs):
+    return np.result_type(*[np.exp(np.zeros((), np.asarray(x).dtype)) for x in xs])
+
+
+def _elementwise(fn):
+    """A scalar function (math.erf, ...) over an array, in the float dtype NumPy would give."""
+    def ref(x, *rest):
+        out = np.vectorize(lambda v: fn(float(v), *rest), otypes=[np.float64])(x)
+        return out.astype(_float_dt(x))
+    return ref
+
+
+def _np_sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _np_gelu(x, approximate=True):
+    if approximate:
+        return 0.5 * x * (1 + np.tanh(math.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1 + _elementwise(math.erf)(x / math.sqrt(2)))
+
+
+def _np_log_softmax(x, axis=-1, where=None):
+    m = np.max(x, axis, keepdims=True, where=True if where is None else where, initial=-np.inf)
+    s = x - m
+    out = s - np.log(np.sum(np.exp(s), axis, keepdims=True, where=True if where is None else where))
+    return out if where is None else np.where(where, out, -np.inf)
+
+
+def _np_softmax(x, axis=-1, where=None):
+    out = np.exp(_np_log_softmax(x, axis, where))
+    return out if where is None else np.where(where, out, 0)
+
+
+def _np_logsumexp(a, b=None, axis=None, keepdims=False, return_sign=False, where=None):
+    w = True if where is None else where
+    m = np.max(a, axis, keepdims=True, where=w, initial=-np.inf)
+    s = np.sum(np.exp(a - m) * (1 if b is None else b), axis, keepdims=True, where=w)
+    out = np.log(np.abs(s)) + m
+    sign = np.sign(s)
+    if not keepdims:
+        out, sign = np.squeeze(out, axis), np.squeeze(sign, axis)
+    if return_sign:
+        return out, sign
+    return np.where(sign < 0, np.nan, out) if b is not None else out
+
+
+def _logsumexp_row(fn):
+    return lambda m, a, b=None, **kw: fn(a, b=b, **kw)
+
+
+def _np_one_hot(x, n, dtype=np.float32, axis=-1):
+    return np.moveaxis(x[..., None] == np.arange(n), -1, axis).astype(dtype)
+
+
+def _np_standardize(x, axis=-1, epsilon=1e-5, where=None, algorithm="fast"):
+    w = True if where is None else where
+    mean = np.mean(x, axis, keepdims=True, where=w)
+    if algorithm == "fast":
+        var = np.maximum(np.mean(x * x, axis, keepdims=True, where=w) - mean * mean, 0)
+    else:
+        var = np.mean((x - mean) ** 2, axis, keepdims=True, where=w)
+    return (x - mean) / np.sqrt(var + epsilon)
+
+
+def _jax_bernoulli_ref(mod):
+    def ref(key, rate, x):
+        keep = jax.random.bernoulli(jnp.asarray(key), np.float32(1 - rate), np.shape(x))
+        return mod.where(np.asarray(keep) if mod is np else keep, x / (1 - rate), 0)
+    return ref
+
+
+def _np_reduce(loss, reduction="mean"):
+    return {"mean": np.mean, "sum": np.sum, "none": lambda v: v}[reduction](loss)
+
+
+def _jnp_reduce(loss, reduction="mean"):
+    return {"mean": jnp.mean, "sum": jnp.sum, "none": lambda v: v}[reduction](loss)
+
+
+def _np_huber(p, t, delta=1.0, reduction="mean"):
+    a = np.abs(p - t)
+    return _np_reduce(np.where(a <= delta, 0.5 * a * a, delta * (a - 0.5 * delta)), reduction)
+
+
+def _np_cross_entropy(logits, labels, axis=-1, reduction="mean"):
+    logp = _np_log_softmax(logits, axis)
+    if labels.dtype.kind in "iu":
+        nll = -np.squeeze(np.take_along_axis(logp, np.expand_dims(labels, axis), axis), axis)
+    else:
+        nll = -np.sum(labels * logp, axis)
+    return _np_reduce(nll, reduction)
+
+
+def _jnp_cross_entropy(logits, labels, axis=-1, reduction="mean"):
+    if jnp.issubdtype(labels.dtype, jnp.integer):
+        nll = _optax.softmax_cross_entropy_with_integer_labels(logits, labels, axis=axis)
+    else:
+        nll = _optax.softmax_cross_entropy(logits, labels, axis=axis)
+    return _jnp_reduce(nll, reduction)
+
+
+def _np_bce(x, z, reduction="mean"):
+    z = z.astype(x.dtype)
+    return _np_reduce(np.maximum(x, 0) - x * z + np.log1p(np.exp(-np.abs(x))), reduction)
+
+
+def _init_ref(name):
+    def ref(key, shape, dtype=np.float32):
+        with jax.enable_x64(True):
+            return np.asarray(getattr(jax.nn.initializers, name)()(jnp.asarray(key), shape, dtype))
+    return ref
+
+
+def _init_row(name, **kw):
+    return op(f"nn.{name}", V(S(_KEY), S((3, 4)), id=f"nn.{name}-(3,4)"),
+              V(S(_KEY), S((3, 3, 5, 8)), S(np.float64), id=f"nn.{name}-(3,3,5,8)-f64"),
+              f=_fcall(getattr(_nn, name)), ref=_init_ref(name), diff=False, **kw)
+
+
+def _np_norm_logpdf(x, loc=0, scale=1):
+    log_norm = np.log(2 * np.pi * scale * scale)
+    log_norm = log_norm if isinstance(scale, np.ndarray) else float(log_norm)  # a Python scale stays weak
+    return -0.5 * log_norm - 0.5 * ((x - loc) / scale) ** 2
+
+
+def _np_norm_cdf(x, loc=0, scale=1):
+    z = (x - loc) / scale
+    return _elementwise(math.erfc)(-z / np.sqrt(2)).astype(np.result_type(z)) * 0.5
+
+
+# (end) funcgrad.nn and funcgrad.scipy helpers
+
+
 # ----------------------------------------------------------------------------- the table
 
 OPS = [
+    # ------------------------------------------------------------------ funcgrad.nn (begin)
+    op("nn.relu", *unary(scalar=True), V(np.array([-1.0, 0.0, 2.0]), grad=False), f=_fcall(_nn.relu),
+       ref=lambda x: np.maximum(x, 0), jref=jax.nn.relu),
+    op("nn.relu6", V("f64[3,4]"), V("f32[3,4]"), V(np.array([-1.5, 0.5, 3.0, 5.9, 6.5, 8.0]), grad=True),
+       V(np.array([0.0, 6.0, 7.0]), grad=False), f=_fcall(_nn.relu6), ref=lambda x: np.clip(x, 0.0, 6.0),
+       jref=jax.nn.relu6),
+    op("nn.sigmoid", *unary(ints=False), V(_EXTREME, grad=True), f=_fcall(_nn.sigmoid), ref=_np_sigmoid,
+       jref=jax.nn.sigmoid),
+    op("nn.log_sigmoid", *unary(ints=False), V(_EXTREME, grad=True), f=_fcall(_nn.log_sigmoid),
+       ref=lambda x: -np.logaddexp(-x, 0), jref=jax.nn.log_sigmoid),
+    op("nn.tanh", *unary(ints=False), f=_fcall(_nn.tanh), ref=np.tanh, jref=jax.nn.tanh),
+    op("nn.softplus", *unary(ints=False), V(_EXTREME, grad=True), V(np.array([0.0])), f=_fcall(_nn.softplus),
+       ref=lambda x: np.logaddexp(x, 0), jref=jax.nn.softplus),
+    op("nn.silu", *unary(ints=False), V(_EXTREME, grad=True), f=_fcall(_nn.silu),
+       ref=lambda x: x * _np_sigmoid(x), jref=jax.nn.silu),
+    op("nn.gelu", *unary(ints=False), V("f64[3,4]", approximate=False, grad=True), V("f32[5]", approximate=False),
+       f=_fcall(_nn.gelu), ref=_np_gelu, jref=jax.nn.gelu),
+    op("nn.elu", *unary(ints=False), V("f32[3,4]", alpha=0.5, grad=True), f=_fcall(_nn.elu),
+       ref=lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))), jref=jax.nn.elu),
+    op("nn.leaky_relu", *unary(ints=False), V("f64[3,4]", negative_slope=0.2, grad=True), f=_fcall(_nn.leaky_relu),
+       ref=lambda x, negative_slope=0.01: np.where(x >= 0, x, negative_slope * x), jref=jax.nn.leaky_relu),
+    op("nn.softmax", V("f64[3,4]"), V("f32[2,3,4]", axis=1), V("f64[3,4]", axis=(0, 1), grad=True),
+       V(_LOGITS_BIG, grad=True), V("f64[3,4]", where=_MASK34, grad=True), f=_fcall(_nn.softmax), ref=_np_softmax,
+       jref=jax.nn.softmax),
+    op("nn.log_softmax", V("f64[3,4]"), V("f32[2,3,4]", axis=0), V(_LOGITS_BIG, grad=True),
+       V("f64[3,4]", where=_MASK34, grad=False),  # masked outputs are -inf: no finite differences
+       f=_fcall(_nn.log_softmax), ref=_np_log_softmax,
+       jref=jax.nn.log_softmax),
+    op("nn.logsumexp", V("f64[3,4]"), V("f32[3,4]", axis=1), V("f64[2,3,4]", axis=(0, 2), keepdims=True, grad=True),
+       V(_LOGITS_BIG, axis=1, grad=True), V("f64[3,4]", "pos:f64[3,4]", axis=1, grad=True),
+       V("f64[3,4]", "f64[3,4]", axis=0, return_sign=True, grad=True), V("f64[3,4]", axis=1, where=_MASK34, grad=True),
+       f=_logsumexp_row(_nn.logsumexp), ref=_np_logsumexp, jref=lambda a, b=None, **kw: jax.nn.logsumexp(a, b=b, **kw)),
+    op("nn.one_hot", V("i32[5]", S(4)), V("i64[2,3]", S(3), axis=0), V("i32[4]", S(3), dtype=fnp.float64),
+       V("u8[3]", S(5), dtype=fnp.int32), f=_fcall(_nn.one_hot), ref=_np_one_hot, jref=jax.nn.one_hot, diff=False),
+    op("nn.standardize", V("f64[3,4]"), V("f32[4,5]", axis=0), V("f64[3,4]", algorithm="stable", grad=True),
+       V("f64[3,4]", axis=1, where=_MASK34, grad=True), V("f64[2,3,4]", axis=(1, 2), epsilon=0.1, grad=True),
+       f=_fcall(_nn.standardize), ref=_np_standardize, jref=jax.nn.standardize),
+    op("nn.dropout", V(S(_KEY), S(0.3), "f64[4,5]"), V(S(_KEY), S(0.5), "f32[3,4]"), V(S(_KEY), S(0.0), "f32[3]"),
+       f=_fcall(_nn.dropout), ref=_jax_bernoulli_ref(np), jref=_jax_bernoulli_ref(jnp)),
+    op("nn.mse_loss", V("f64[3,4]", "f64[3,4]"), V("f32[5]", "f32[5]"), V("f64[3,4]", "f64[3,4]", reduction="sum"),
+       V("f64[3,4]", "f64[3,4]", reduction="none"), V("f32[4]", 0.5), f=_fcall(_nn.mse_loss),
+       ref=lambda p, t, reduction="mean": _np_reduce((p - t) ** 2, reduction),
+       jref=lambda p, t, reduction="mean": _jnp_reduce((p - t) ** 2, reduction)),
+    op("nn.l1_loss", V("f64[3,4]", "f64[3,4]"), V("f32[5]", "f32[5]"), V("f64[3,4]", "f64[3,4]", reduction="sum"),
+       f=_fcall(_nn.l1_loss), ref=lambda p, t, reduction="mean": _np_reduce(np.abs(p - t), reduction),
+       jref=lambda p, t, reduction="mean": _jnp_reduce(jnp.abs(p - t), reduction)),
+    op("nn.huber_loss", V("f64[3,4]", "f64[3,4]"), V("f32[5]", "f32[5]", delta=0.5),
+       V("f64[3,4]", "f64[3,4]", delta=0.7, reduction="none", grad=True), f=_fcall(_nn.huber_loss), ref=_np_huber,
+       jref=lambda p, t, delta=1.0, reduction="mean": _jnp_reduce(_optax.huber_loss(p, t, delta=delta), reduction)),
+    op("nn.cross_entropy", V("f64[4,5]", np.array([0, 3, 4, 1])), V("f32[2,3,5]", np.array([[0, 1, 2], [4, 4, 0]])),
+       V("f64[4,3]", np.array([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.1, 0.1, 0.8]]), grad=True),
+       V(_LOGITS_BIG, np.array([1, 0, 2]), grad=True), V(_LOGITS_BIG, np.eye(3)[[1, 0, 2]], grad=True),
+       V("f64[5,3]", np.array([2, 0, 1]), axis=0, grad=True), V("f64[4,5]", np.array([0, 3, 4, 1]), reduction="none"),
+       f=_fcall(_nn.cross_entropy), ref=_np_cross_entropy, jref=_jnp_cross_entropy),
+    op("nn.binary_cross_entropy", V("f64[3,4]", np.array([[0.0, 1.0, 0.3, 1.0]] * 3)),
+       V("f32[6]", np.array([0, 1, 1, 0, 1, 0], np.int32)), V(_EXTREME, np.array([1.0, 0.0, 1.0, 0.0, 0.0, 1.0]),
+                                                               grad=True),
+       V("f64[4]", np.array([True, False, True, True]), reduction="sum", grad=True), f=_fcall(_nn.binary_cross_entropy),
+       ref=_np_bce, jref=lambda x, z, reduction="mean": _jnp_reduce(
+           _optax.sigmoid_binary_cross_entropy(x, jnp.asarray(z, x.dtype)), reduction)),
+    _init_row("glorot_uniform"),
+    _init_row("glorot_normal", tol=(1e-5, 1e-6)),  # truncated normals: erfinv rounding differs by an ulp
+    _init_row("he_uniform"),
+    _init_row("he_normal", tol=(1e-5, 1e-6)),
+    op("nn.zeros", V(S(_KEY), S((3, 4))), V(S(_KEY), S((2,)), S(np.int32)), f=_fcall(_nn.zeros),
+       ref=lambda k, s, dtype=np.float32: np.zeros(s, dtype), diff=False),
+    # ------------------------------------------------------------------ funcgrad.nn (end)
+    # ------------------------------------------------------------------ funcgrad.scipy (begin)
+    op("scipy.special.erf", *unary(), V(np.array([-30.0, -5.0, -1.0, 1.0, 5.0, 30.0])), f=_fcall(_fsp.erf),
+       ref=_elementwise(math.erf), jref=_jsp.erf),
+    op("scipy.special.erfc", *unary(), V(np.array([-30.0, -5.0, -1.0, 1.0, 5.0, 26.0]), grad=True),
+       f=_fcall(_fsp.erfc), ref=_elementwise(math.erfc), jref=_jsp.erfc),
+    op("scipy.special.erfinv", *unary(ints=False), V(np.array([-1.0, -0.999999, 1e-300, 0.5, 0.9999999999, 1.0])),
+       f=_fcall(_fsp.erfinv), ref=lambda x: _ssp.erfinv(x).astype(_float_dt(x)), jref=_jsp.erfinv, dom="unit"),
+    op("scipy.special.gammaln", *unary(), V(np.array([-2.5, -0.3, 0.7, 3.2, 10.5, 40.0, -40.5]), grad=True),
+       f=_fcall(_fsp.gammaln), ref=_elementwise(math.lgamma), jref=_jsp.gammaln, dom="pos"),
+    op("scipy.special.digamma", *unary(ints=False), V(np.array([-2.5, -0.3, 0.7, 3.2, 10.5, 40.0]), grad=True),
+       f=_fcall(_fsp.digamma), ref=lambda x: _ssp.digamma(x).astype(_float_dt(x)), jref=_jsp.digamma, dom="pos"),
+    op("scipy.special.polygamma", V(S(1), "f64[3,4]"), V(S(2), "f32[5]"), V(S(3), "f64[4]", grad=True),
+       V(S(0), "f64[3]"), V(S(1), np.array([-2.5, -0.3, 0.7, 30.0]), grad=True), f=_fcall(_fsp.polygamma),
+       ref=lambda n, x: _ssp.polygamma(n, x).astype(_float_dt(x)), jref=_jsp.polygamma, dom="pos"),
+    op("scipy.special.expit", *unary(), V(_EXTREME, grad=True), f=_fcall(_fsp.expit), ref=_np_sigmoid,
+       jref=_jsp.expit),
+    op("scipy.special.logit", V("prob:f64[3,4]"), V("prob:f32[5]"), f=_fcall(_fsp.logit),
+       ref=lambda x: np.log(x / (1 - x)), jref=_jsp.logit),
+    op("scipy.special.ndtr", *unary(ints=False), V(np.array([-40.0, -10.0, -1.0, 0.5, 10.0])), f=_fcall(_fsp.ndtr),
+       ref=lambda x: _np_norm_cdf(x), jref=_jsp.ndtr),
+    op("scipy.special.logsumexp", V("f64[3,4]"), V("f32[3,4]", "pos:f32[3,4]", axis=0, keepdims=True),
+       f=_logsumexp_row(_fsp.logsumexp), ref=_np_logsumexp,
+       jref=lambda a, b=None, **kw: _jsp.logsumexp(a, b=b, **kw)),
+    op("scipy.stats.norm.logpdf", V("f64[3,4]"), V("f64[3,4]", "f64[3,4]", "pos:f64[3,4]", grad=True),
+       V("f32[5]", 1.5, 2.0), f=_fcall(_fnorm.logpdf), ref=_np_norm_logpdf, jref=_jnorm.logpdf),
+    op("scipy.stats.norm.pdf", V("f64[3,4]"), V("f32[3,4]", "f32[4]", "pos:f32[3,4]", grad=True),
+       f=_fcall(_fnorm.pdf), ref=lambda *a: np.exp(_np_norm_logpdf(*a)), jref=_jnorm.pdf),
+    op("scipy.stats.norm.cdf", V("f64[3,4]"), V("f64[3,4]", "f64[3,4]", "pos:f64[3,4]", grad=True),
+       V(np.array([-40.0, -10.0, -1.0, 0.5, 10.0])), f=_fcall(_fnorm.cdf), ref=_np_norm_cdf, jref=_jnorm.cdf),
+    # ------------------------------------------------------------------ funcgrad.scipy (end)
+    # ------------------------------------------------------------------ convolution and pooling (begin)
+    op("lax.conv_general_dilated",
+       V("f64[2,3,6,5]", "f64[4,3,3,2]", window_strides=(1, 1), padding="SAME"),
+       V("f32[2,7,6,3]", "f32[3,2,3,4]", window_strides=(2, 2), padding=((1, 0), (0, 2)), rhs_dilation=(2, 1),
+         dimension_numbers=("NHWC", "HWIO", "NHWC"), grad=True),
+       V("f64[2,4,4,5]", "f64[6,2,3,3]", window_strides=(1, 2), padding=((1, 1), (2, 1)), lhs_dilation=(2, 2),
+         feature_group_count=2, grad=True),
+       V("f64[2,9,4]", "f64[3,1,4]", window_strides=(2,), padding="SAME_LOWER", feature_group_count=4,
+         dimension_numbers=("NWC", "WIO", "NWC"), grad=True, id="lax.conv_general_dilated-depthwise-1d"),
+       V("f64[4,3,5,4]", "f64[6,3,3,3]", window_strides=(1, 1), padding="VALID", batch_group_count=2, grad=True),
+       V("f64[2,2,4,3,3]", "f64[3,2,2,3,2]", window_strides=(1, 2, 1), padding="SAME", grad=True),
+       V("i32[2,3,5,5]", "i32[4,3,3,3]", window_strides=(1, 1), padding="SAME"),
+       f=_conv_row, ref=_np_conv, tol=(1e-5, 1e-5)),
+    op("lax.reduce_window(max)",
+       V("f64[2,6,7,3]", S((1, 3, 3, 1)), S((1, 2, 2, 1)), S("SAME")),
+       V("f32[2,6,7,3]", S((1, 2, 3, 1)), S((1, 1, 2, 1)), S(((0, 0), (1, 1), (2, 0), (0, 0))),
+         S((1, 2, 1, 1)), grad=True),
+       V("f64[5,8]", S((2, 3)), S((1, 2)), S(((1, 1), (0, 1))), S(None), S((2, 2)), grad=False,
+         id="lax.reduce_window(max)-window_dilation"),
+       V("i32[4,6]", S((2, 2)), S((1, 2)), S("SAME")),
+       f=_rw_row("max"), ref=lambda x, *a: _np_reduce_window(x, "max", *a), dom="distinct"),
+    op("lax.reduce_window(add)",
+       V("f64[2,6,7,3]", S((1, 3, 3, 1)), S((1, 2, 2, 1)), S("SAME")),
+       V("f32[5,8]", S((2, 3)), S((1, 2)), S(((-1, 1), (2, -1))), S((2, 1)), S((1, 2)), grad=True),
+       V("i32[4,6]", S((2, 2)), S((1, 2)), S("VALID")),
+       f=_rw_row("add"), ref=lambda x, *a: _np_reduce_window(x, "add", *a), tol=(1e-5, 1e-5)),
+    op("nn.conv", V("f64[2,6,5,3]", "f64[3,3,3,4]"), V("f32[2,7,6,2]", "f32[3,2,2,3]", S(2), S("VALID"), grad=True),
+       f=_nn_row("conv", _jnp_conv_nhwc), ref=_np_conv_nhwc, tol=(1e-5, 1e-5)),
+    op("nn.max_pool", V("f64[2,6,6,3]", S((2, 2))), V("f32[2,7,6,2]", S((3, 3)), S((2, 2)), S("SAME"), grad=True),
+       f=_nn_row("max_pool", _jnp_max_pool), ref=_np_max_pool, dom="distinct"),
+    op("nn.avg_pool", V("f64[2,6,6,3]", S((2, 2))),
+       V("f32[2,7,6,2]", S((3, 3)), S((2, 2)), S("SAME"), count_include_pad=False, grad=True),
+       f=_nn_row("avg_pool", _jnp_avg_pool), ref=_np_avg_pool, tol=(1e-5, 1e-5)),
+    # ------------------------------------------------------------------ convolution and pooling (end)
     # ------------------------------------------------------------------ control flow (funcgrad.lax)
     op("lax.cond", V("f64[3]"), V("f32[2,2]"), f=_cond, ref=_np_cond),
     op("lax.switch", V("distinct:f64[4]"), V("distinct:f32[3]"), f=_switch, ref=_np_switch),

@@ -5,7 +5,8 @@ One test per seed.  Every program is checked: eager funcgrad == NumPy (values an
 dtypes); ``jit`` == eager; ``eval_ir(make_ir(f))`` == eager; ``vmap`` (in_axes 0, None
 and other positions; keyword arguments) == a Python loop.  Float64 programs are also
 differentiated (a weighted sum of their float outputs): ``grad`` / ``jvp`` / ``vjp`` /
-``linearize`` / ``jacfwd`` / ``jacrev`` / ``hessian`` == jax's, ``<u, J v>`` agrees
+``linearize`` / ``jacfwd`` / ``jacrev`` / ``hessian`` == jax's (jitted; where that
+disagrees, jax's evaluated op by op, see ``Checks._eager_oracle``), ``<u, J v>`` agrees
 between ``jvp`` and ``vjp``, ``jit(grad)`` and ``grad(jit)`` == eager ``grad``, and
 ``vmap(grad)`` == a loop of ``grad``.
 
@@ -116,7 +117,13 @@ class Checks:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                fn()
+                try:
+                    fn()
+                except AssertionError:
+                    # a mismatch with jax's jitted derivatives is checked again against eager jax
+                    if name not in JAX_ORACLE_CHECKS or not self._eager_oracle():
+                        raise
+                    fn()
         except Exception as e:  # noqa: BLE001  (every failure is collected and reported)
             tb = traceback.format_exception(type(e), e, e.__traceback__)
             msg = str(e).strip()
@@ -242,7 +249,6 @@ class Checks:
         jf, jloss, argnums, small = self.jf, self.jloss, self.argnums, self.small
 
         with jax.enable_x64(True):
-            @jax.jit
             def oracle(diff, tangents, cts):
                 out = {"grad": jax.grad(jloss, argnums=argnums)(*diff),
                        "jvp": jax.jvp(jf, diff, tangents)[1],
@@ -253,7 +259,26 @@ class Checks:
                 if small:
                     out["hessian"] = jax.hessian(jloss, argnums=argnums)(*diff)
                 return out
-            self.want = jax.tree_util.tree_map(np.asarray, oracle(self.diff_args, self.tangents, self.cts))
+            self._oracle = oracle
+            self.want = jax.tree_util.tree_map(np.asarray, jax.jit(oracle)(self.diff_args, self.tangents, self.cts))
+
+    def _eager_oracle(self):
+        """Replace the jitted jax oracle by jax evaluated op by op; False when that was done
+        already (or jax fails).  Compiled, XLA may fuse the expression computing a value into
+        several kernels and round the copies differently (an FMA in one, not in the other):
+        a tie test in a derivative rule, such as scatter-max's ``updates == result``, then
+        finds no winner and jax's jitted derivative is silently 0 (seed 3295).  Eager jax
+        computes each value once, so it is the reference when the jitted one disagrees
+        (funcgrad's own ``jit`` is held to its eager derivatives by jit_grad / grad_jit)."""
+        if getattr(self, "_want_is_eager", False):
+            return False
+        self._want_is_eager = True
+        try:
+            with jax.enable_x64(True):
+                self.want = jax.tree_util.tree_map(np.asarray, self._oracle(self.diff_args, self.tangents, self.cts))
+        except Exception:  # noqa: BLE001
+            return False
+        return True
 
     def check_grad(self):
         got = fg.grad(self.floss, argnums=self.argnums)(*self.diff_args)
@@ -360,6 +385,7 @@ class Checks:
 
 
 VALUE_CHECKS = ["eager", "jit", "ir", "vmap", "vmap_kwargs"]
+JAX_ORACLE_CHECKS = {"jax_value", "grad", "jvp", "vjp", "linearize", "jacfwd", "jacrev", "hessian"}
 DIFF_CHECKS = ["grad_mixed", "jax_value", "grad", "jvp", "vjp", "jvp_vjp_consistent", "linearize", "jacfwd", "jacrev",
                "hessian", "jit_grad", "grad_jit", "vmap_grad"]
 

@@ -225,3 +225,22 @@ def test_staged_gradients_hold_no_full_size_zero_constants():
     zeros = np.zeros((3, 4))
     ir = fg.make_ir(lambda x: x + zeros)(np.ones((3, 4)))
     assert not ir.consts and ir.primitives() == ["broadcast_in_dim", "add"]
+
+
+def test_canonical_programs_are_shared_only_when_they_compute_the_same():
+    from funcgrad.core.ir import canonical, fingerprint
+    from funcgrad.core.pyeval import python_eval
+    w = np.arange(3.0)
+    f = lambda x: fnp.tanh(x * w + 1.0)  # noqa: E731
+    a, b = fg.make_ir(f)(np.ones(3)), fg.make_ir(f)(np.ones(3))
+    assert a is not b and fingerprint(a) == fingerprint(b) and canonical(b) is canonical(a)
+    for g in (lambda x: fnp.tanh(x * w + -0.0), lambda x: fnp.tanh(x * np.arange(3.0) + 1.0),
+              lambda x: fnp.tanh(x * w + np.float32(1.0)), lambda x: fnp.sin(x * w + 1.0)):
+        assert fingerprint(fg.make_ir(g)(np.ones(3))) != fingerprint(a)
+    assert fingerprint(fg.make_ir(f)(np.ones(3, np.float32))) != fingerprint(a)
+    # and the generated Python evaluates a program as eval_ir does, dtypes included
+    for x in (np.ones(3), np.ones(3, np.float32), 2.0):
+        ir = fg.make_ir(lambda x: (x * 2 + w.astype(np.float32), x * 0.5, fnp.sum(x > 1)))(x)
+        for got, want in zip(python_eval(ir)(x), fg.eval_ir(ir, x), strict=True):
+            assert type(got) is type(want) and np.asarray(got).dtype == np.asarray(want).dtype
+            np.testing.assert_array_equal(got, want)

@@ -269,6 +269,68 @@ def test_scan_xs_with_different_leading_sizes():
 def test_cond_with_a_non_scalar_predicate():
     with pytest.raises(TypeError, match="scalar"):
         fg.jit(lambda x: lax.cond(x > 0, lambda a: a, lambda a: -a, x))(X[0])
+    # a ShapeError that is also the TypeError JAX raises, eagerly and under jit, naming the user's line
+    for run in (lambda f, x: f(x), lambda f, x: fg.jit(f)(x)):
+        with pytest.raises(ShapeError, match=r"cond: pred must be a scalar, got bool\[3\].*test_lax.py"
+                                             r"(.|\n)*fnp.all"):
+            run(lambda x: lax.cond(x > 0, lambda a: a, lambda a: -a, x), X[0])
+    with pytest.raises(ShapeError, match=r"switch: the index must be an integer \(or bool\) scalar, got i64\[2\]"
+                                         r".*test_lax.py"):
+        lax.switch(np.array([0, 1]), [lambda a: a, lambda a: -a], X[0])
+    with pytest.raises(DTypeError, match=r"switch: the index must be an integer.*f32\[\].*test_lax.py"):
+        fg.jit(lambda i: lax.switch(i, [lambda a: a, lambda a: -a], X[0]))(np.float32(1.0))
+    with pytest.raises(ShapeError, match=r"while_loop: cond_fun must return a boolean scalar, got bool\[3\].*test_lax"):
+        lax.while_loop(lambda c: c < 10.0, lambda c: c * 2.0, X[0])
+    with pytest.raises(DTypeError, match=r"while_loop: cond_fun must return a boolean scalar, got f64\[\]"):
+        lax.while_loop(lambda c: c.sum(), lambda c: c * 2.0, X[0])
+
+
+def test_switch_with_no_branches_says_to_pass_one():
+    for run in (lambda f: f(1.0), lambda f: fg.jit(f)(1.0)):
+        with pytest.raises(TreeStructureError, match=r"switch: the list of branches is empty.*test_lax.py"
+                                                     r"(.|\n)*at least one branch"):
+            run(lambda x: lax.switch(0, [], x))
+
+
+def test_switch_branches_that_disagree_show_both():
+    cases = [(TreeStructureError, [lambda a: a, lambda a: (a, a)], r"PyTreeDef\(\*\).*PyTreeDef\(\(\*, \*\)\)"),
+             (ShapeError, [lambda a: a, lambda a: a[:2]], r"f64\[3\].*f64\[2\]"),
+             (DTypeError, [lambda a: a, lambda a: a.astype(np.int32)], r"f64\[3\].*i32\[3\]")]
+    for err, fns, types in cases:
+        for run in (lambda f: f(X[0]), lambda f: fg.jit(f)(X[0]), lambda f: fg.grad(lambda x: f(x)[0].sum())(X[0])):
+            with pytest.raises(err, match=r"^switch: .*" + types + r".*test_lax.py") as e:
+                run(lambda x: lax.switch(1, fns, x))
+            assert "branch 0 (<lambda>)" in str(e.value) and "branch 1 (<lambda>)" in str(e.value)
+
+
+@pytest.mark.parametrize("how", ["eager", "jit", "grad", "traced bounds"])
+def test_fori_loop_carry_errors_name_fori_loop(how):
+    def run(body, x):
+        if how == "eager":
+            return lax.fori_loop(0, 3, body, x)
+        if how == "jit":
+            return fg.jit(lambda x: lax.fori_loop(0, 3, body, x))(x)
+        if how == "grad":
+            return fg.grad(lambda x: fnp.sum(lax.fori_loop(0, 3, body, x)))(x)
+        return fg.jit(lambda x, n: lax.fori_loop(0, n, body, x))(x, 3)  # a while_loop inside
+
+    cases = [(DTypeError, lambda i, c: c.astype(np.float32), r"at leaf <root>: input f64\[3\], output f32\[3\]"),
+             (ShapeError, lambda i, c: c[None], r"at leaf <root>: input f64\[3\], output f64\[1,3\]"),
+             (TreeStructureError, lambda i, c: (c, c), r"structure PyTreeDef\(\(\*, \*\)\) but the carry input has "
+                                                      r"PyTreeDef\(\*\)")]
+    for err, body, detail in cases:
+        with pytest.raises(err, match=r"^fori_loop body_fun: .*" + detail + r".*test_lax.py") as e:
+            run(body, X[0])
+        assert "scan" not in str(e.value) and "while_loop" not in str(e.value)
+    with pytest.raises(DTypeError, match=r"fori_loop body_fun: .*at leaf \['b'\]: input f64\[3\], output f32\[3\]"):
+        run(lambda i, c: {"a": c["a"], "b": c["b"].astype(np.float32)}, {"a": X[0], "b": X[1]})
+
+
+def test_scan_and_map_over_xs_of_different_lengths_under_jit():
+    with pytest.raises(ShapeError, match=r"scan: the leaves of xs have different leading sizes.*4.*3.*test_lax.py"):
+        fg.jit(lambda a, b: lax.scan(lambda c, x: (c, None), 0.0, (a, b)))(X, X.T)
+    with pytest.raises(ShapeError, match=r"different leading sizes.*test_lax.py"):
+        lax.map(lambda x: x[0] * x[1], (X, X[:2]))
 
 
 def test_reverse_mode_of_while_loop_says_what_to_use():
@@ -316,3 +378,82 @@ def test_while_inside_scan_under_jvp_and_vmap():
         want_v = JAX.vmap(lambda x: g(JAX, x))(X)
     _close(FG.jvp(lambda x: g(FG, x), (X[0],), (T[0],)), want_t)
     _close(FG.vmap(lambda x: g(FG, x))(X), want_v)
+
+
+# ---------------------------------------------------------------------------- eager fast paths
+
+SCALE = 2.0
+
+
+def test_eager_loops_stage_their_functions_once():
+    calls = []
+
+    def body(c, x):
+        calls.append("body")
+        return c * 0.5 + x, c
+
+    def counted():
+        calls.clear()
+        out = lax.scan(body, 0.0, X[:, 0])
+        return len(calls), out
+
+    n_first, first = counted()
+    assert n_first > 4  # staged (then settled: a weak 0.0 carry meets float64), then run
+    n_again, again = counted()
+    assert n_again == 4  # only the four steps run: nothing is staged again
+    _close(again, first)
+    # a fresh closure of the same code over values of the same types: no staging either
+    for _ in range(2):
+        calls.clear()
+        lax.fori_loop(0, 3, lambda i, c: body(c, i * 0.5)[0], 1.0)
+    assert len(calls) == 3
+    ran = []
+
+    def yes(x):
+        ran.append("yes")
+        return x + 1
+
+    def no(x):
+        ran.append("no")
+        return x - 1
+
+    lax.cond(True, yes, no, 1.0)
+    ran.clear()
+    assert lax.cond(True, yes, no, 1.0) == 2.0 and ran == ["yes"]
+
+
+def test_eager_loops_see_changed_globals_and_closure_types():
+    global SCALE
+    f = lambda c, x: (c * SCALE + x, None)  # noqa: E731
+    try:
+        assert lax.scan(f, 0.0, np.ones(3))[0] == 7.0
+        SCALE = 3.0
+        assert lax.scan(f, 0.0, np.ones(3))[0] == 13.0
+    finally:
+        SCALE = 2.0
+
+    def run(w):  # the weak 0.0 carry takes w's dtype, eagerly as under jit
+        return lax.scan(lambda c, x: (c * w + x, c), 0.0, np.ones(3, np.float32))
+
+    for w in (np.float32(0.5), np.float64(0.5), np.float32(0.5)):
+        got, want = run(w), fg.jit(run)(w)
+        assert got[0].dtype == want[0].dtype and got[1].dtype == want[1].dtype
+        _close(got, want)
+
+
+def test_eager_loop_carries_keep_the_staged_types():
+    # a Python int counter stays a Python int; a float32 carry updated with a Python float stays float32
+    (n, c), ys = lax.scan(lambda c, x: ((c[0] + 1, c[1] + 1.0), c[0]), (0, np.float32(0.0)), None, length=3)
+    assert type(n) is int and n == 3 and c.dtype == np.float32 and ys.dtype == np.int64
+    c = lax.fori_loop(0, 3, lambda i, c: 1.5, np.float32(0.0))  # the body returns a weak Python float
+    assert c.dtype == np.float32 and c == 1.5
+    assert lax.while_loop(lambda c: c < 3.0, lambda c: 3.0, np.float32(0.0)).dtype == np.float32
+
+
+def test_eager_loops_under_debug_nans_name_the_primitive():
+    fg.config.debug_nans = True
+    try:
+        with pytest.raises(FloatingPointError, match="'log' produced NaN"), np.errstate(invalid="ignore"):
+            fg.grad(lambda x: lax.scan(lambda c, xi: (fnp.log(c - xi), None), x, X[:, 0])[0])(0.5)
+    finally:
+        fg.config.debug_nans = False

@@ -18,11 +18,24 @@ NOT_IN_FNP = {
     "debug_print": "funcgrad.debug_print (tests/test_jit.py)",
     "extremum_weights": "the derivative of reduce_max/reduce_min, reached by the grad, jvp and vmap(grad) "
                         "columns of the amax/amin/max rows (tests/test_fuzz_regressions.py for jit)",
-    "stop_gradient": "funcgrad.stop_gradient / lax.stop_gradient (tests/test_autodiff*.py)",
+    "scatter_extremal_weights": "the derivative of x.at[idx].max/min, reached by the grad, jvp and vmap(grad) "
+                                "columns of the at[].max/min rows (tests/test_fuzz_regressions.py for jit)",
     "custom_jvp_call": "funcgrad.custom_jvp (tests/test_subprograms.py, tests/test_custom_rules.py)",
     "custom_vjp_call": "funcgrad.custom_vjp (tests/test_subprograms.py, tests/test_custom_rules.py)",
     "remat": "funcgrad.checkpoint (tests/test_subprograms.py, tests/test_custom_rules.py)",
     "jit_call": "funcgrad.jit called inside a transform (tests/test_subprograms.py, tests/test_jit.py)",
+    "select_and_gather_add": "the forward-mode derivative of reduce_window_max, reached by the grad, jvp and "
+                             "compose columns of the reduce_window(max) / nn.max_pool rows (tests/test_conv.py)",
+    "select_and_scatter_add": "the reverse-mode derivative of reduce_window_max, reached by the grad and compose "
+                              "columns of the reduce_window(max) / nn.max_pool rows (tests/test_conv.py)",
+    "threefry2x32": "funcgrad.random.split / fold_in: bit equality with jax.random eagerly, under jit, vmap "
+                    "(tests/test_random.py)",
+    "random_bits": "every funcgrad.random sampler: bit equality with jax.random eagerly, under jit, vmap "
+                   "(tests/test_random.py)",
+    "fma": "funcgrad.random.uniform's scaling to [minval, maxval), exact vs jax, grad in minval/maxval "
+           "(tests/test_random.py)",
+    "erf_inv_giles": "funcgrad.random.normal / truncated_normal (tests/test_random.py, vs jax.lax.erf_inv)",
+    "nextafter": "funcgrad.random.truncated_normal's clipping to (lower, upper) (tests/test_random.py)",
 }
 
 # Primitives batched (in some cases) by the per-element loop fallback instead of a vectorised rule.

@@ -10,6 +10,7 @@ of equations and output atoms.  An atom is a :class:`Var` or a :class:`Literal`
       -> d }
 """
 import itertools
+import threading
 
 import numpy as np
 
@@ -205,3 +206,66 @@ def derived_cache(ir):
     if cache is None:
         cache = ir._derived = {}
     return cache
+
+
+# ---------------------------------------------------------------------------- canonical programs
+
+_CANONICAL_SIZE = 128
+_canonical = {}  # fingerprint -> program (insertion order: least recently used first)
+_canonical_lock = threading.Lock()
+
+
+def _value_key(v):
+    """A hashable key of a literal or parameter that tells apart every value that
+    computes differently (``-0.0`` from ``0.0``, float32 from float64)."""
+    if isinstance(v, IR):
+        return ("ir", fingerprint(v))
+    if isinstance(v, (float, np.floating)):
+        return (type(v), float(v).hex())
+    if type(v) in (tuple, list):
+        return (type(v), tuple(_value_key(e) for e in v))
+    try:
+        hash(v)
+    except TypeError:
+        return ("id", id(v))  # kept alive by the canonical program that holds it
+    return (type(v), v)
+
+
+def fingerprint(ir):
+    """A hashable description of ``ir``: its equations, parameters, literals and types,
+    and the identities of its constant arrays.  Two programs with one fingerprint
+    compute the same thing."""
+    ids = {}
+    for v in ir.in_vars:
+        ids[v] = len(ids)
+    parts = [tuple(v.aval for v in ir.in_vars)]
+    for v, c in zip(ir.const_vars, ir.consts, strict=True):
+        ids[v] = len(ids)
+        parts.append(("const", id(c), v.aval))
+
+    def atom(a):
+        return ("lit", _value_key(a.val), a.aval) if type(a) is Literal else ids[a]
+
+    for eqn in ir.eqns:
+        parts.append((eqn.prim, tuple(atom(x) for x in eqn.inputs),
+                      tuple((k, _value_key(p)) for k, p in eqn.params.items()), tuple(v.aval for v in eqn.outputs)))
+        for v in eqn.outputs:
+            ids[v] = len(ids)
+    parts.append(tuple(atom(x) for x in ir.outs))
+    return tuple(parts)
+
+
+def canonical(ir):
+    """The first program seen with ``ir``'s :func:`fingerprint` (or ``ir`` itself), so
+    that a function staged again on every call (a loop body under an eager ``grad``)
+    reuses what the transforms derived from it (``derived_cache``: its VJP, its JVP,
+    its generated Python).  Holds the 128 programs used last (and so their constants)."""
+    key = fingerprint(ir)
+    with _canonical_lock:
+        hit = _canonical.pop(key, None)
+        if hit is None:
+            hit = ir
+            while len(_canonical) >= _CANONICAL_SIZE:
+                del _canonical[next(iter(_canonical))]
+        _canonical[key] = hit
+    return hit

@@ -6,6 +6,7 @@ from . import _math as M
 from . import _products as P
 from . import _reductions as R
 from . import _shape as S
+from ._array import Array
 from ._indexing import AtIndexer, getitem
 
 
@@ -55,9 +56,23 @@ _OPS = {
 }
 
 
+def _array_result(fn):
+    """``fn`` as a method of traced values: a NumPy array it returns (a constant, such as
+    the result of a comparison, ``//``, ``argmax`` or ``astype(int)`` under jvp or grad,
+    which carry no derivative) comes back as an :class:`Array` view, as from the
+    ``funcgrad.numpy`` functions (``errors.api_boundary``), so that it stays usable with
+    traced values (``c.dot(t)``, ``c[i]``)."""
+    def method(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        return out.view(Array) if type(out) is np.ndarray else out
+    method.__name__ = method.__qualname__ = getattr(fn, "__name__", "method")
+    method.__doc__ = fn.__doc__
+    return method
+
+
 def install():
     for name, fn in _OPS.items():
-        setattr(Tracer, name, fn)
+        setattr(Tracer, name, _array_result(fn))
     Tracer.T = property(lambda self: S.transpose(self))
     Tracer.mT = property(S.matrix_transpose)
     Tracer.at = property(AtIndexer)

@@ -10,11 +10,12 @@ rules exactly (advanced indices included), because evaluation rebuilds the index
 """
 import numpy as np
 import jax.numpy as jnp
+from jax import lax
 
 from ..core.primitive import Primitive, defvjp_indexed
 from ..errors import user_location
 from ._util import aval, dtype_of, shape_of
-from .elementwise import add, convert_element_type, div, eq, mul, select, unbroadcast
+from .elementwise import add, convert_element_type, div, mul, unbroadcast
 
 
 def build_index(spec, arrays):
@@ -122,12 +123,49 @@ def _scatter_shape(x, updates, *arrays, spec, mode):
     return aval(x.shape, x.dtype, x.weak_type)
 
 
+def _whole_array_flips(shape, spec):
+    """For an index of slices, ``None`` and ``...`` only that selects every element of
+    an array of ``shape`` (``x[:, None]``, ``x[::-1]``, ``x[0:n]``): the axes it
+    reverses.  None for any other index."""
+    if any(item[0] not in ("slice", "none", "ellipsis") for item in spec):
+        return None
+    n_ellipsis = len(shape) - sum(item[0] == "slice" for item in spec)
+    flips, ax = [], 0
+    for item in spec:
+        if item[0] == "ellipsis":
+            ax += n_ellipsis
+        elif item[0] == "slice":
+            n = shape[ax]
+            start, stop, step = slice(*item[1:]).indices(n)
+            if len(range(start, stop, step)) != n:
+                return None
+            if step < 0 and n > 1:
+                flips.append(ax)
+            ax += 1
+    return tuple(flips)
+
+
 def _scatter_lower(ctx, x, updates, *arrays, spec, mode):
     dt = ctx.avals_out[0].dtype
-    ref = jnp.asarray(x, dt).at[build_index(spec, arrays)]
     u = jnp.asarray(updates, dt)
     if dt == np.bool_ and mode in ("add", "mul"):  # NumPy's bool add is `or`, its multiply `and`
         mode = "max" if mode == "add" else "min"
+    flips = None if arrays else _whole_array_flips(ctx.avals_in[0].shape, spec)
+    if flips is not None:
+        # The index covers x: the scatter is elementwise (and jax's transpose of x[None],
+        # x[:, :] or x[::-1] is a reshape or a reverse, not a scatter).  A scatter whose
+        # window is the whole operand also trips XLA: its simplifier turns it into a
+        # `map`, and a `reverse` of that `map` aborts the process in HandleReverse.
+        shape = ctx.avals_out[0].shape
+        target = _index_shape("x.at[...]", ctx.avals_in[0], (), spec)
+        u = jnp.reshape(jnp.broadcast_to(u, target), shape)
+        if flips:
+            u = lax.rev(u, flips)
+        if mode == "set":
+            return u
+        xv = jnp.asarray(x, dt)
+        return {"add": lax.add, "mul": lax.mul, "min": lax.min, "max": lax.max}[mode](xv, u)
+    ref = jnp.asarray(x, dt).at[build_index(spec, arrays)]
     return {"set": ref.set, "add": ref.add, "mul": ref.multiply, "min": ref.min, "max": ref.max}[mode](u)
 
 
@@ -163,24 +201,9 @@ def _scatter_jvp(primals, tangents, *, spec, mode):
             return ans, add(t, mul(ans, scatter(np.zeros(shape_of(x), dt), div(tu, u), arrays, spec, "add")))
         return ans, scatter(t, mul(gather(x, arrays, spec), zu), arrays, spec, "add")
     # min / max: the mean tangent of the values that won (x and every update tying with the result)
-    x_won, u_won, count = _extremal_winners(x, u, ans, arrays, spec, dt)
-    t = select(x_won, zx, np.zeros((), dt))
-    t = scatter(t, select(u_won, zu, np.zeros((), dt)), arrays, spec, "add")
-    return ans, div(t, count)
-
-
-def _extremal_winners(x, u, ans, arrays, spec, dt):
-    """For a min/max scatter: where ``x`` equals the result, which updates equal the
-    result at their position, and how many values tie at each position (at least 1).
-    Ties share the derivative equally, as ``max(a, a)`` does."""
-    from .shape import broadcast_to
-    x_won = eq(x, ans)
-    # the updates as the scatter stored them (cast to the result's dtype)
-    u_won = eq(convert_element_type(u, dtype_of(ans)), gather(ans, arrays, spec))
-    one, zero = np.ones((), dt), np.zeros((), dt)
-    hits = broadcast_to(select(u_won, one, zero), shape_of(gather(ans, arrays, spec)))
-    count = scatter(select(x_won, one, zero), hits, arrays, spec, "add")
-    return x_won, u_won, count
+    wx, wu = extremal_weights(x, u, arrays, spec, mode)
+    t = mul(zx, wx) if tx is not None else np.zeros(shape_of(x), dt)
+    return ans, scatter(t, mul(zu, wu), arrays, spec, "add") if tu is not None else t
 
 
 def _scatter_vjp(i, g, ans, x, u, *arrays, spec, mode):
@@ -193,12 +216,9 @@ def _scatter_vjp(i, g, ans, x, u, *arrays, spec, mode):
             return scatter(g, np.zeros((), dtype_of(g)), arrays, spec, "set")
         if mode == "mul":
             return scatter(g, u, arrays, spec, "mul")
-        x_won, _, count = _extremal_winners(x, u, ans, arrays, spec, dtype_of(g))
-        return select(x_won, div(g, count), np.zeros((), dtype_of(g)))
+        return mul(g, extremal_weights(x, u, arrays, spec, mode)[0])
     if mode in ("min", "max"):
-        _, u_won, count = _extremal_winners(x, u, ans, arrays, spec, dtype_of(g))
-        gu = gather(div(g, count), arrays, spec)
-        return unbroadcast(select(u_won, gu, np.zeros((), dtype_of(g))), u)
+        return unbroadcast(mul(gather(g, arrays, spec), extremal_weights(x, u, arrays, spec, mode)[1]), u)
     gu = gather(g, arrays, spec)
     if mode == "mul":
         if _may_repeat(x, arrays, spec):  # d out / d u_k = out / u_k (the other updates' product included)
@@ -217,6 +237,78 @@ defvjp_indexed(scatter_p, _scatter_vjp)
 
 def scatter(x, updates, arrays, spec, mode):
     return scatter_p.bind(x, updates, *arrays, spec=tuple(spec), mode=mode)
+
+
+# ----------------------------------------------------------------------------- min/max scatter weights
+
+extremal_weights_p = Primitive("scatter_extremal_weights", multiple_results=True, nondiff=True)
+
+
+def _weights_impl(x, u, *arrays, spec, mode):
+    x = np.asarray(x)
+    dt = x.dtype
+    idx = build_index(spec, arrays)
+    ans = _scatter_impl(x, u, *arrays, spec=spec, mode=mode)
+    target = ans[idx]
+    ub = np.broadcast_to(np.asarray(u, dt), target.shape)  # the updates as the scatter stores them
+    touched = np.zeros(x.shape, bool)
+    touched[idx] = True
+    x_won, u_won = (x == ans) | ~touched, ub == target   # (x is the result where no update lands, NaN too)
+    count = x_won.astype(dt)
+    np.add.at(count, idx, u_won.astype(dt))
+    with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0 only where a NaN won
+        return [x_won / count, u_won / count[idx]]
+
+
+def _weights_shape(x, u, *arrays, spec, mode):
+    target = _index_shape("x.at[...]", x, arrays, spec)
+    return [aval(x.shape, x.dtype, False), aval(target, x.dtype, False)]
+
+
+def _weights_lower(ctx, x, u, *arrays, spec, mode):
+    """``x == result`` is not robust under XLA: it may fuse the expression computing ``x``
+    (or ``u``) into the scatter and into the comparison and round the two copies
+    differently (``a - b * c`` becomes an FMA in one kernel only), and then no value
+    equals the result and the derivative is silently 0.  An optimization barrier does not
+    help (XLA:CPU removes them).  So the candidates of every position (``x`` and the
+    updates hitting it) are sorted once, by position and value: the winners are the values
+    equal to the first of their position in that one sorted copy, and each position has
+    at least one."""
+    dt = ctx.avals_out[0].dtype
+    x = jnp.asarray(x, dt)
+    n = x.size
+    pos = jnp.arange(n).reshape(x.shape)[build_index(spec, arrays)]
+    tshape = pos.shape
+    pos = pos.reshape(-1)
+    k = pos.size
+    if not k:  # no element is updated: x wins everywhere
+        return [jnp.ones(x.shape, dt), jnp.zeros(tshape, dt)]
+    vals = jnp.concatenate([x.reshape(-1)[pos], jnp.broadcast_to(jnp.asarray(u, dt), tshape).reshape(-1)])
+    key = -vals if mode == "max" else vals
+    order = jnp.arange(2 * k)
+    seg_s, key_s, cand_s = lax.sort((jnp.concatenate([pos, pos]), key, order), num_keys=2)
+    first = jnp.concatenate([jnp.ones((1,), bool), seg_s[1:] != seg_s[:-1]])
+    head = lax.cummax(jnp.where(first, order, 0), axis=0)
+    won = jnp.zeros((2 * k,), dt).at[cand_s].set((key_s == key_s[head]).astype(dt), unique_indices=True)
+    x_won = jnp.zeros((n,), dt).at[pos].max(won[:k])      # x is a candidate once per index hitting it
+    count = x_won + jnp.zeros((n,), dt).at[pos].add(won[k:])
+    touched = jnp.zeros((n,), bool).at[pos].set(True)
+    wx = jnp.where(touched, x_won / jnp.where(touched, count, 1), 1)
+    return [wx.reshape(x.shape), (won[k:] / count[pos]).reshape(tshape)]
+
+
+extremal_weights_p.impl = _weights_impl
+extremal_weights_p.shape = _weights_shape
+extremal_weights_p.lower = _weights_lower
+extremal_weights_p.jvp = lambda primals, tangents, **params: (extremal_weights_p.bind(*primals, **params), [None, None])
+defvjp_indexed(extremal_weights_p, lambda i, g, ans, *inputs, **params: None)
+
+
+def extremal_weights(x, u, arrays, spec, mode):
+    """The derivative weights of ``x.at[idx].max(u)`` (``mode`` "max", or "min"): ``(wx,
+    wu)``, ``wx`` shaped like ``x`` and ``wu`` like ``x[idx]``, ``1/k`` for each of the
+    ``k`` values (``x`` and the updates) that equal the result at a position, else 0."""
+    return extremal_weights_p.bind(x, u, *arrays, spec=tuple(spec), mode=mode)
 
 
 # ----------------------------------------------------------------------------- vmap
@@ -277,16 +369,30 @@ def _gather_batch(size, vals, dims, *, spec):
     return out, len(np.broadcast_shapes(*[np.shape(a) for a in arrays]))
 
 
-def _scatter_batch(size, vals, dims, *, spec, mode):
-    """Scatter into a batch of arrays: a leading full slice for basic indices, a leading
-    batch index array when the advanced indices lead; otherwise a loop."""
-    from ._batching import loop_rule, move_to_front
+def _batch_like_scatter(prim):
+    """The batching rule of ``scatter`` (and of primitives with its operands and index):
+    a leading full slice for basic indices, a leading batch index array when the advanced
+    indices lead; otherwise a loop.  Every output is batched at 0."""
+    def rule(size, vals, dims, *, spec, mode):
+        from ._batching import loop_rule
+        ops = _batched_scatter_operands(size, vals, dims, spec)
+        if ops is None:
+            return loop_rule(prim)(size, vals, dims, spec=spec, mode=mode)
+        x, u, arrays, spec = ops
+        out = prim.bind(x, u, *arrays, spec=spec, mode=mode)
+        return out, ([0] * len(out) if prim.multiple_results else 0)
+    return rule
+
+
+def _batched_scatter_operands(size, vals, dims, spec):
+    """``(x, u, arrays, spec)`` of the scatter into a batch of arrays, or None (a loop)."""
+    from ._batching import move_to_front
     from .shape import broadcast_to, reshape
     x, u, *arrays = vals
     dx, du, *darrs = dims
     basic = not arrays
     if not basic and not _advanced_prefix(spec):
-        return loop_rule(scatter_p)(size, vals, dims, spec=spec, mode=mode)
+        return None
     xshape = tuple(np.shape(x))
     if dx is not None:
         xshape = xshape[:dx] + xshape[dx + 1:]
@@ -304,10 +410,11 @@ def _scatter_batch(size, vals, dims, *, spec, mode):
         u = reshape(u, ushape[:1] + (1,) * pad + ushape[1:]) if pad else u
     x = move_to_front(x, dx, size)
     if basic:
-        return scatter_p.bind(x, u, spec=(("slice", None, None, None),) + tuple(spec), mode=mode), 0
+        return x, u, [], (("slice", None, None, None),) + tuple(spec)
     new_arrays, new_spec = _batched_index(size, arrays, darrs, spec)
-    return scatter_p.bind(x, u, *new_arrays, spec=new_spec, mode=mode), 0
+    return x, u, new_arrays, new_spec
 
 
 gather_p.batch = _gather_batch
-scatter_p.batch = _scatter_batch
+scatter_p.batch = _batch_like_scatter(scatter_p)
+extremal_weights_p.batch = _batch_like_scatter(extremal_weights_p)

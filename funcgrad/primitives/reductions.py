@@ -10,6 +10,7 @@ import functools
 
 import numpy as np
 import jax.numpy as jnp
+from jax import lax
 
 from ..core.primitive import Primitive, defvjp
 from ._util import aval, dtype_error, dtype_of, shape_of
@@ -185,7 +186,7 @@ def argmin(x, axis):
 
 # ----------------------------------------------------------------------------- cumulative
 
-def _cumulative(name, np_fn, jnp_fn):
+def _cumulative(name, np_fn, jnp_fn, lax_fn):
     prim = Primitive(name)
     prim.impl = lambda x, *, axis, reverse: (np.flip(np_fn(np.flip(np.asarray(x), axis), axis=axis), axis) if reverse
                                              else np_fn(np.asarray(x), axis=axis))
@@ -197,6 +198,9 @@ def _cumulative(name, np_fn, jnp_fn):
 
     def lower(ctx, x, *, axis, reverse):
         dt = ctx.avals_out[0].dtype
+        if reverse and dt != np.bool_:
+            # as jax lowers lax.cumsum(reverse=True): one scan, no flips around it
+            return lax_fn(jnp.asarray(x, dt), axis=axis % len(ctx.avals_in[0].shape), reverse=True)
         if reverse:
             return jnp.flip(jnp_fn(jnp.flip(x, axis), axis=axis, dtype=dt), axis)
         return jnp_fn(x, axis=axis, dtype=dt)
@@ -205,8 +209,8 @@ def _cumulative(name, np_fn, jnp_fn):
     return prim
 
 
-cumsum_p = _cumulative("cumsum", np.cumsum, jnp.cumsum)
-cumprod_p = _cumulative("cumprod", np.cumprod, jnp.cumprod)
+cumsum_p = _cumulative("cumsum", np.cumsum, jnp.cumsum, lax.cumsum)
+cumprod_p = _cumulative("cumprod", np.cumprod, jnp.cumprod, lax.cumprod)
 
 
 def cumsum(x, axis, reverse=False):

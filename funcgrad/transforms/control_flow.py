@@ -10,12 +10,15 @@ primitive   inputs                        sub-programs (parameters)
 =========== ============================= =============================================
 
 Each user function is staged into a closed program (values of enclosing transforms
-it closes over become leading operands), so every transform meets the loop through
-the rules here, and each rule recurses into the sub-programs with ``jvp_ir``,
-``vjp_ir`` and ``vmap_ir``:
+it closes over become leading operands; ``control_flow_api.py`` holds the public
+functions that do it), so every transform meets the loop through the rules here, and
+each rule recurses into the sub-programs with ``jvp_ir``, ``vjp_ir`` and ``vmap_ir``:
 
 * eagerly, ``cond`` runs only the taken branch; ``while`` and ``scan`` are Python
-  loops over ``eval_ir`` of the body (NumPy underneath);
+  loops over NumPy: each loop and its body become one generated Python function
+  (``core/pyeval.py``), so a step costs the NumPy calls of its body and little more
+  (``eval_ir`` explains any error, and runs under ``debug_nans``).  With no
+  transform active at all the public functions run the user's functions directly;
 * under ``jit`` they lower to ``jax.lax.switch`` / ``while_loop`` / ``scan`` (never
   unrolled: a 1,000-step scan is as small a program as a 10-step one);
 * ``jvp`` is the same loop over the JVP of its body; which carries have a nonzero
@@ -31,14 +34,14 @@ import functools
 
 import numpy as np
 
-from .. import tree as tree_util
+from ..config import config
 from ..core.avals import get_aval
 from ..core.ir import IR, Var, derived_cache, eval_ir
 from ..core.primitive import Primitive
-from ..core.staging import stage, stage_closed
-from ..core.trace import Tracer, in_transform
-from ..errors import (DTypeError, NonDifferentiableError, ShapeError, TreeStructureError, api_boundary,
-                      user_location)
+from ..core.pyeval import Emitter, concrete_args, numpy_inputs, python_eval
+from ..core.staging import stage
+from ..core.trace import Tracer
+from ..errors import NonDifferentiableError, ShapeError, user_location
 from . import subprograms as sp
 from .batching import move_to_front, vmap_ir
 from .jvp import jvp_ir
@@ -73,146 +76,22 @@ def _tangent(t, aval):
     return _zeros(aval) if t is None else _strong(t, aval)
 
 
-def _fun_name(fun):
-    return getattr(fun, "__name__", type(fun).__name__)
-
-
-def _paths(tree):
-    """Printable paths of the leaves of ``tree`` (``[0]['w']``)."""
-    path_leaves, _ = tree_util._jtu.tree_flatten_with_path(tree)
-    return [tree_util.keystr(p) for p, _ in path_leaves]
-
-
-def _stage_fun(fun, in_tree, avals, name):
-    """``fun`` (taking the pytree ``in_tree`` of leaves with ``avals``) as a closed
-    program: ``(ir, operands, out_tree)``; ``ir`` takes ``operands + leaves``."""
-    out_tree = [None]
-
-    def flat(*xs):
-        out = fun(*tree_util.unflatten(in_tree, xs))
-        leaves, out_tree[0] = tree_util.flatten(out)
-        return leaves
-
-    ir, operands = stage_closed(flat, list(avals), fun_name=name)
-    return ir, operands, out_tree[0]
-
-
-def _coerce(ir, avals, start=0):
-    """``ir`` with outputs ``start:`` converted to ``avals`` where their types differ."""
-    outs = ir.out_avals[start:start + len(avals)]
-    if all(o == a for o, a in zip(outs, avals, strict=True)):
-        return ir
-
-    def program(*args):
-        res = eval_ir(ir, *args)
-        for k, a in enumerate(avals):
-            if res[start + k] is not None and get_aval(res[start + k]) != a:
-                res[start + k] = _strong(res[start + k], a)
-        return res
-
-    return stage(program, ir.in_avals)
+def _run_fast(fast, slow):
+    """``fast()`` (a sub-program as generated Python, see ``core/pyeval.py``); where it
+    raises, and under ``config.debug_nans``, ``slow()`` (``eval_ir``: equation by
+    equation through ``bind``, which names the failing operation and checks for NaNs)."""
+    if not config.debug_nans:
+        try:
+            return fast()
+        except Exception:  # noqa: BLE001  (the slow path raises the error, explained)
+            pass
+    return slow()
 
 
 def _with_inputs(ir, before=(), after=()):
     """``ir`` taking extra unused inputs of types ``before`` (first) and ``after`` (last)."""
     return IR([Var(a) for a in before] + ir.in_vars + [Var(a) for a in after], ir.const_vars, ir.consts,
               ir.eqns, ir.outs)
-
-
-def _join_types(what, names, avals, paths):
-    """The one type per leaf of outputs that must agree (branches, carries): equal
-    types, or types that differ only by a weak scalar that promotes (as in JAX)."""
-    joined = []
-    for k, group in enumerate(zip(*avals)):
-        first = group[0]
-        if any(a.shape != first.shape for a in group):
-            desc = ", ".join(f"{n}: {a.str_short()}" for n, a in zip(names, group, strict=True))
-            raise ShapeError(f"{what}: output leaf {paths[k]} has different shapes ({desc}) "
-                             f"(at {user_location()}).\nFix: make every output leaf the same shape and dtype.")
-        strong = {a.dtype for a in group if not a.weak_type}
-        dtypes = {a.dtype for a in group}
-        if len(dtypes) == 1:
-            joined.append(first.update(weak_type=not strong))
-        elif len(strong) == 1 and all(np.result_type(a.standin(), np.zeros((), *strong)) == next(iter(strong))
-                                      for a in group):
-            joined.append(first.update(dtype=next(iter(strong)), weak_type=False))
-        else:
-            desc = ", ".join(f"{n}: {a.str_short()}" for n, a in zip(names, group, strict=True))
-            raise DTypeError(f"{what}: output leaf {paths[k]} has different dtypes ({desc}) "
-                             f"(at {user_location()}).\nFix: cast the outputs to one dtype, e.g. "
-                             "`x.astype(jnp.float32)`.")
-    return joined
-
-
-def _carry_type(what, in_avals, out_avals, paths):
-    """The carry types after one more trace of the body: the input types, unless an
-    input is a weak scalar the output promotes (then the output's type); any other
-    difference is an error naming the leaf and both types."""
-    new = []
-    for p, a, b in zip(paths, in_avals, out_avals, strict=True):
-        if a == b:
-            new.append(a)
-            continue
-        if a.shape == b.shape and a.dtype == b.dtype:
-            new.append(a.update(weak_type=a.weak_type and b.weak_type))
-            continue
-        if (a.shape == b.shape and a.weak_type
-                and np.result_type(a.standin(), b.standin()) == b.dtype):
-            new.append(b.update(weak_type=a.weak_type and b.weak_type))
-            continue
-        err = ShapeError if a.shape != b.shape else DTypeError
-        raise err(f"{what}: the carry output's type differs from its input's at leaf {p}: input "
-                  f"{a.str_short()}, output {b.str_short()} (at {user_location()}).\nFix: return a carry with "
-                  "the same structure, shapes and dtypes as the initial value (cast with .astype, or "
-                  "start from a value of the right dtype).")
-    return new
-
-
-def _stage_carry_fun(what, fun, carry_leaves, carry_tree, extra_avals, extra_tree, name, split_out):
-    """Stage a loop body ``fun(carry, *extra) -> out`` whose carry part of the output
-    (``split_out(out)`` gives ``(carry, rest)``) must match the carry input.
-    Returns ``(ir, operands, avals, out_tree)`` with the carry types settled."""
-    paths = _paths(tree_util.unflatten(carry_tree, carry_leaves))
-    avals = [get_aval(x) for x in carry_leaves]
-    nc = len(avals)
-    for _ in range(4):
-        trees = [None]
-
-        def flat(*xs):
-            carry = tree_util.unflatten(carry_tree, xs[:nc])
-            extra = tree_util.unflatten(extra_tree, xs[nc:]) if extra_tree is not None else ()
-            out = fun(carry, *extra)
-            carry_out, rest = split_out(out)
-            c_leaves, c_tree = tree_util.flatten(carry_out)
-            r_leaves, r_tree = tree_util.flatten(rest)
-            trees[0] = (c_tree, r_tree)
-            return c_leaves + r_leaves
-
-        ir, operands = stage_closed(flat, avals + list(extra_avals), fun_name=name)
-        c_tree, r_tree = trees[0]
-        if c_tree != carry_tree:
-            raise TreeStructureError(
-                f"{what}: the carry output has structure {c_tree} but the carry input has {carry_tree} "
-                f"(at {user_location()}).\nFix: return a carry of the same pytree structure as the initial value.")
-        out_avals = ir.out_avals[:nc]
-        new = _carry_type(what, avals, out_avals, paths)
-        if new == avals:
-            return _coerce(ir, avals), operands, avals, r_tree
-        avals = new
-    raise DTypeError(f"{what}: the carry types do not settle (at {user_location()})")  # pragma: no cover
-
-
-def _cast_init(leaves, avals):
-    out = []
-    for x, a in zip(leaves, avals, strict=True):
-        b = get_aval(x)
-        if b == a or (b.dtype == a.dtype and a.weak_type):
-            out.append(x)
-        elif a.weak_type and not isinstance(x, Tracer):
-            out.append({"f": float, "i": int, "b": bool}.get(a.dtype.kind, lambda v: v)(x))
-        else:
-            out.append(_strong(x, a))
-    return out
 
 
 def _vmap_force(ir, dims, size, force):
@@ -316,8 +195,8 @@ def _cond_shape(index, *avals, branches):
 
 
 def _cond_impl(index, *args, branches):
-    i = min(max(int(index), 0), len(branches) - 1)
-    return eval_ir(branches[i], *args)
+    b = branches[min(max(int(index), 0), len(branches) - 1)]
+    return _run_fast(lambda: python_eval(b)(*concrete_args(args, b.in_avals)), lambda: eval_ir(b, *args))
 
 
 def _cond_lower(ctx, index, *args, branches):
@@ -418,87 +297,6 @@ cond_p.vjp_fwd = _cond_vjp_fwd
 cond_p.vjp_bwd = _cond_vjp_bwd
 
 
-def _branch_index(index, n, what):
-    """The clamped int32 branch index (a Python int when concrete)."""
-    from ..primitives.elementwise import convert_element_type, maximum, minimum
-    if not isinstance(index, Tracer):
-        a = np.asarray(index)
-        if a.shape != () or a.dtype.kind not in "biu":
-            raise TypeError(f"{what}: the index must be an integer (or bool) scalar, got "
-                            f"{get_aval(index).str_short()} (at {user_location()}).")
-        return min(max(int(a), 0), n - 1)
-    a = index.aval
-    if a.shape != () or a.dtype.kind not in "biu":
-        raise TypeError(f"{what}: the index must be an integer (or bool) scalar, got {a.str_short()} "
-                        f"(at {user_location()}).\nFix: pass a scalar, e.g. `x.sum() > 0`.")
-    idx = convert_element_type(index, np.int32)
-    if n == 1 or (a.dtype.kind == "b" and n == 2):  # a predicate is already 0 or 1
-        return idx
-    return minimum(maximum(idx, np.int32(0)), np.int32(n - 1))
-
-
-def _switch(index, branches, operands, what, names):
-    leaves, in_tree = tree_util.flatten(tuple(operands))
-    avals = [get_aval(x) for x in leaves]
-    staged = [_stage_fun(b, in_tree, avals, _fun_name(b)) for b in branches]
-    trees = [s[2] for s in staged]
-    for k in range(1, len(staged)):
-        if trees[k] != trees[0]:
-            raise TreeStructureError(
-                f"{what}: {names[0]} and {names[k]} return different structures: {trees[0]} and {trees[k]} "
-                f"(at {user_location()}).\nFix: make every branch return the same pytree structure, with leaves "
-                "of the same shapes and dtypes.")
-    paths = _paths(tree_util.unflatten(trees[0], [0] * len(staged[0][0].outs)))
-    joined = _join_types(what, names, [s[0].out_avals for s in staged], paths)
-    counts = [len(s[1]) for s in staged]
-    const_avals = [[get_aval(c) for c in s[1]] for s in staged]
-    irs = []
-    for k, (ir, _, _) in enumerate(staged):
-        ir = _coerce(ir, joined)
-        before = [a for j in range(k) for a in const_avals[j]]
-        after_consts = [a for j in range(k + 1, len(staged)) for a in const_avals[j]]
-        # inputs: all branches' closed-over values in order, then the operands
-        irs.append(IR([Var(a) for a in before] + ir.in_vars[:counts[k]] + [Var(a) for a in after_consts]
-                      + ir.in_vars[counts[k]:], ir.const_vars, ir.consts, ir.eqns, ir.outs))
-    consts = [c for s in staged for c in s[1]]
-    idx = _branch_index(index, len(branches), what)
-    outs = cond_p.bind(idx, *consts, *leaves, branches=tuple(irs))
-    return tree_util.unflatten(trees[0], outs)
-
-
-@api_boundary
-def switch(index, branches, *operands):
-    """Apply ``branches[index](*operands)``, with ``index`` clamped to the branches' range."""
-    branches = list(branches)
-    if not branches:
-        raise ValueError("switch: at least one branch is needed")
-    names = [f"branch {k} ({_fun_name(b)})" for k, b in enumerate(branches)]
-    return _switch(index, branches, operands, "switch", names)
-
-
-@api_boundary
-def cond(pred, true_fun, false_fun, *operands):
-    """``true_fun(*operands)`` if ``pred`` else ``false_fun(*operands)``; under ``jit``
-    both branches are compiled and one runs; under ``vmap`` with a batched ``pred``
-    both run and their outputs are selected."""
-    if not isinstance(pred, Tracer):
-        a = np.asarray(pred)
-        if a.shape != ():
-            raise TypeError(f"cond: pred must be a scalar, got shape {a.shape} (at {user_location()}).")
-        pred = bool(a)
-    else:
-        a = pred.aval
-        if a.shape != ():
-            raise TypeError(f"cond: pred must be a scalar, got {a.str_short()} (at {user_location()}).\n"
-                            "Fix: reduce it first (e.g. `fnp.all(x > 0)`), or use funcgrad.numpy.where "
-                            "for an elementwise choice.")
-        if a.dtype.kind != "b":
-            from ..primitives.elementwise import ne
-            pred = ne(pred, 0)
-    names = [f"false_fun ({_fun_name(false_fun)})", f"true_fun ({_fun_name(true_fun)})"]
-    return _switch(pred, [false_fun, true_fun], operands, "cond", names)
-
-
 # ============================================================================ while
 
 while_p = Primitive("while", multiple_results=True)
@@ -511,11 +309,44 @@ def _while_shape(*avals, cond_ir, body_ir, n_cc, n_bc):
     return list(body_ir.in_avals[n_bc:])
 
 
+def _while_python(cond_ir, body_ir, n_cc, n_bc):
+    """The whole loop as one generated Python function of ``(*cond_consts,
+    *body_consts, *init)`` (see ``core/pyeval.py``), kept on the body program."""
+    cache = derived_cache(body_ir)
+    key = ("python_while", id(cond_ir), n_cc, n_bc)
+    hit = cache.get(key)
+    if hit is not None and hit[0] is cond_ir:
+        return hit[1]
+    cc, bc = [f"c{k}" for k in range(n_cc)], [f"b{k}" for k in range(n_bc)]
+    carry = [f"i{k}" for k in range(len(body_ir.outs))]
+    c_np, b_np = numpy_inputs(cond_ir.in_avals[:n_cc]), numpy_inputs(body_ir.in_avals[:n_bc])
+    carry_np = numpy_inputs(body_ir.in_avals[n_bc:])
+    while True:  # a carry holds NumPy values if its initial value and the body's output do
+        em = Emitter()
+        lines, (pred,), _ = em.emit(cond_ir, cc + carry, 12, c_np + carry_np)
+        body, outs, out_np = em.emit(body_ir, bc + carry, 12, b_np + carry_np)
+        new = [a and b for a, b in zip(carry_np, out_np, strict=True)]
+        if new == carry_np:
+            break
+        carry_np = new
+    lines = ["        while True:"] + lines + [f"            if not {pred}:", "                break"] + body
+    if carry:
+        lines.append(f"            {', '.join(carry)}, = {', '.join(outs)},")
+    lines.append(f"        return [{', '.join(carry)}]")
+    fn = em.build("while_loop", cc + bc + carry, lines)
+    cache[key] = (cond_ir, fn)
+    return fn
+
+
 def _while_impl(*args, cond_ir, body_ir, n_cc, n_bc):
-    cc, bc, carry = _split(args, n_cc, n_bc)
-    while bool(eval_ir(cond_ir, *cc, *carry)[0]):
-        carry = eval_ir(body_ir, *bc, *carry)
-    return list(carry)
+    def slow():
+        cc, bc, carry = _split(args, n_cc, n_bc)
+        while bool(eval_ir(cond_ir, *cc, *carry)[0]):
+            carry = eval_ir(body_ir, *bc, *carry)
+        return list(carry)
+
+    avals = cond_ir.in_avals[:n_cc] + body_ir.in_avals
+    return _run_fast(lambda: _while_python(cond_ir, body_ir, n_cc, n_bc)(*concrete_args(args, avals)), slow)
 
 
 def _while_lower(ctx, *args, cond_ir, body_ir, n_cc, n_bc):
@@ -628,32 +459,6 @@ while_p.vjp_fwd = _while_vjp_fwd
 while_p.vjp_bwd = _while_vjp_bwd
 
 
-@api_boundary
-def while_loop(cond_fun, body_fun, init_val):
-    """``val = init_val; while cond_fun(val): val = body_fun(val); return val``.
-
-    Works eagerly, under ``jit``, ``vmap`` and forward mode; reverse mode raises
-    ``NonDifferentiableError`` (use ``fori_loop`` with concrete bounds or ``scan``)."""
-    leaves, tree = tree_util.flatten(init_val)
-    body_ir, bconsts, avals, _ = _stage_carry_fun(
-        "while_loop body_fun", lambda c: (body_fun(c), None), leaves, tree, [], None, _fun_name(body_fun),
-        lambda out: out)
-    cond_ir, cconsts, ctree = _stage_fun(cond_fun, tree_util.structure((init_val,)), avals, _fun_name(cond_fun))
-    if len(cond_ir.outs) != 1 or cond_ir.out_avals[0].shape != () or cond_ir.out_avals[0].dtype.kind != "b":
-        got = ", ".join(a.str_short() for a in cond_ir.out_avals) or str(ctree)
-        raise TypeError(f"while_loop: cond_fun must return a boolean scalar, got {got} "
-                        f"(at {user_location()}).\nFix: return e.g. `i < n` or `fnp.all(err > tol)`.")
-    init = _cast_init(leaves, avals)
-    if _eager(init):  # no transform at all: the Python functions run directly
-        val = tree_util.unflatten(tree, init)
-        while bool(cond_fun(val)):
-            val = body_fun(val)
-        return val
-    outs = while_p.bind(*cconsts, *bconsts, *init, cond_ir=cond_ir, body_ir=body_ir,
-                        n_cc=len(cconsts), n_bc=len(bconsts))
-    return tree_util.unflatten(tree, outs)
-
-
 # ============================================================================ scan
 
 scan_p = Primitive("scan", multiple_results=True)
@@ -671,7 +476,48 @@ def _scan_shape(*avals, body, n_consts, n_carry, length, reverse, unroll):
     return carry + ys
 
 
+def _scan_python(body, n_consts, n_carry):
+    """The whole loop as one generated Python function of ``(*consts, *init, *xs, *ys,
+    order)`` (see ``core/pyeval.py``): each step slices the ``xs``, runs the body's
+    NumPy calls and writes its ``y`` outputs into the preallocated ``ys``."""
+    cache = derived_cache(body)
+    key = ("python_scan", n_consts, n_carry)
+    fn = cache.get(key)
+    if fn is not None:
+        return fn
+    n_x, n_y = len(body.in_vars) - n_consts - n_carry, len(body.outs) - n_carry
+    cs, carry = [f"c{k}" for k in range(n_consts)], [f"i{k}" for k in range(n_carry)]
+    xs, big_xs, big_ys = [f"x{k}" for k in range(n_x)], [f"X{k}" for k in range(n_x)], [f"Y{k}" for k in range(n_y)]
+    c_np, carry_np = numpy_inputs(body.in_avals[:n_consts]), numpy_inputs(body.in_avals[n_consts:n_consts + n_carry])
+    while True:  # a carry holds NumPy values if its initial value and the body's output do
+        em = Emitter()
+        stmts, outs, out_np = em.emit(body, cs + carry + xs, 12, c_np + carry_np + [True] * n_x)
+        new = [a and b for a, b in zip(carry_np, out_np[:n_carry], strict=True)]
+        if new == carry_np:
+            break
+        carry_np = new
+    lines = ["        for _t in _order:"] + [f"            {x} = {X}[_t]" for x, X in zip(xs, big_xs, strict=True)]
+    lines += stmts + [f"            {Y}[_t] = {o}" for Y, o in zip(big_ys, outs[n_carry:], strict=True)]
+    if carry:
+        lines.append(f"            {', '.join(carry)}, = {', '.join(outs[:n_carry])},")
+    lines.append(f"        return [{', '.join(carry)}]")
+    fn = cache[key] = em.build("scan_loop", cs + carry + big_xs + big_ys + ["_order"], lines)
+    return fn
+
+
 def _scan_impl(*args, body, n_consts, n_carry, length, reverse, unroll):
+    def fast():
+        consts, carry, xs = _split(args, n_consts, n_carry)
+        head = concrete_args(consts + carry, body.in_avals[:n_consts + n_carry])
+        ys = [np.empty((length,) + a.shape, a.dtype) for a in body.out_avals[n_carry:]]
+        order = range(length - 1, -1, -1) if reverse else range(length)
+        out = _scan_python(body, n_consts, n_carry)(*head, *[np.asarray(x) for x in xs], *ys, order)
+        return out + ys
+
+    return _run_fast(fast, lambda: _scan_slow(args, body, n_consts, n_carry, length, reverse))
+
+
+def _scan_slow(args, body, n_consts, n_carry, length, reverse):
     consts, carry, xs = _split(args, n_consts, n_carry)
     xs = [np.asarray(x) for x in xs]
     y_avals = body.out_avals[n_carry:]
@@ -845,103 +691,7 @@ scan_p.vjp_fwd = _scan_vjp_fwd
 scan_p.vjp_bwd = _scan_vjp_bwd
 
 
-def _pair(out):
-    if not isinstance(out, tuple) or len(out) != 2:
-        raise TypeError(f"scan: the body must return a pair (carry, y), got {type(out).__name__} "
-                        f"(at {user_location()}).")
-    return out
-
-
-def _eager(leaves):
-    return not in_transform() and not any(isinstance(x, Tracer) for x in leaves)
-
-
-def _scan_eagerly(f, carry, x_leaves, x_tree, body, n_carry, y_tree, length, reverse):
-    xs = [np.asarray(x) for x in x_leaves]
-    ys = []
-    for i in (range(length - 1, -1, -1) if reverse else range(length)):
-        carry, y = f(carry, tree_util.unflatten(x_tree, [x[i] for x in xs]))
-        ys.append(tree_util.leaves(y))
-    if reverse:
-        ys.reverse()
-    y_avals = body.out_avals[n_carry:]
-    stacked = [np.stack([np.asarray(y[k], a.dtype) for y in ys]) if ys else np.zeros((0,) + a.shape, a.dtype)
-               for k, a in enumerate(y_avals)]
-    return carry, tree_util.unflatten(y_tree, stacked)
-
-
-@api_boundary
-def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
-    """Loop ``carry, y = f(carry, x)`` over the leading axis of ``xs``; returns the final
-    carry and the stacked ``y`` (as ``jax.lax.scan``)."""
-    x_leaves, x_tree = tree_util.flatten(xs)
-    paths = _paths(xs)
-    sizes = []
-    for p, x in zip(paths, x_leaves, strict=True):
-        shape = get_aval(x).shape
-        if not shape:
-            raise ShapeError(f"scan: xs leaf {p} is a scalar; each leaf of xs needs a leading axis to scan "
-                             f"over (at {user_location()}).")
-        sizes.append(shape[0])
-    if length is not None:
-        length = int(length)
-    if len(set(sizes + ([length] if length is not None else []))) > 1:
-        desc = ", ".join(f"xs{p} has {s}" for p, s in zip(paths, sizes, strict=True))
-        if length is not None:
-            desc += f", length={length}"
-        raise ShapeError(f"scan: the leaves of xs have different leading sizes ({desc}) "
-                         f"(at {user_location()}).\nFix: give every leaf of xs the same length along axis 0.")
-    if length is None:
-        if not sizes:
-            raise ValueError(f"scan: with no xs, give length= (at {user_location()}).")
-        length = sizes[0]
-    c_leaves, c_tree = tree_util.flatten(init)
-    x_avals = [get_aval(x) for x in x_leaves]
-    x_avals = [a.update(shape=a.shape[1:]) for a in x_avals]
-    body, consts, avals, y_tree = _stage_carry_fun(
-        "scan body", f, c_leaves, c_tree, x_avals, tree_util.structure((xs,)), _fun_name(f), _pair)
-    init_leaves = _cast_init(c_leaves, avals)
-    if _eager(init_leaves + x_leaves):  # no transform at all: the Python function runs directly
-        return _scan_eagerly(f, tree_util.unflatten(c_tree, init_leaves), x_leaves, x_tree, body, len(avals),
-                             y_tree, length, reverse)
-    outs = scan_p.bind(*consts, *init_leaves, *x_leaves, body=body, n_consts=len(consts), n_carry=len(avals),
-                       length=length, reverse=bool(reverse), unroll=unroll)
-    n = len(avals)
-    return tree_util.unflatten(c_tree, outs[:n]), tree_util.unflatten(y_tree, outs[n:])
-
-
-@api_boundary
-def map(f, xs):  # noqa: A001  (mirrors jax.lax.map)
-    """``f`` applied to each slice of ``xs`` along axis 0, stacked: a ``scan`` with no carry."""
-    return scan(lambda c, x: (c, f(x)), (), xs)[1]
-
-
-@api_boundary
-def fori_loop(lower, upper, body_fun, init_val):
-    """``val = init_val; for i in range(lower, upper): val = body_fun(i, val)``.
-
-    With concrete bounds it is a ``scan`` (reverse-differentiable); with traced bounds a
-    ``while_loop``."""
-    if not isinstance(lower, Tracer) and not isinstance(upper, Tracer):
-        if type(lower) is int and type(upper) is int:
-            lo, n = lower, upper - lower
-        else:
-            dt = np.result_type(np.asarray(lower), np.asarray(upper))
-            lo, n = np.asarray(lower, dt), int(upper) - int(lower)
-
-        def step(carry, _):
-            i, x = carry
-            return (i + 1, body_fun(i, x)), None
-
-        (_, out), _ = scan(step, (lo, init_val), None, length=max(n, 0))
-        return out
-    from ..primitives.elementwise import lt
-
-    def body(c):
-        i, hi, x = c
-        return i + 1, hi, body_fun(i, x)
-
-    return while_loop(lambda c: lt(c[0], c[1]), body, (lower, upper, init_val))[2]
-
+# The public functions (they stage the user's functions and bind the primitives above).
+from .control_flow_api import cond, fori_loop, map, scan, switch, while_loop  # noqa: E402,A004
 
 __all__ = ["cond", "switch", "while_loop", "fori_loop", "scan", "map", "cond_p", "while_p", "scan_p"]
