@@ -265,7 +265,7 @@ def uniform(key, shape=(), dtype=np.float32, minval=0.0, maxval=1.0):
 def _normal(k1, k2, shape, dtype):
     lo = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype))
     u = _uniform(k1, k2, shape, dtype, lo, np.array(1.0, dtype))
-    return E.mul(np.array(np.sqrt(2), dtype), P.erf_inv_giles(u))
+    return E.mul(np.array(np.sqrt(2), dtype), _special.erf_inv(u))
 
 
 @api_boundary
@@ -294,7 +294,7 @@ def truncated_normal(key, lower, upper, shape=None, dtype=np.float32):
     lower, upper = _in_dtype(lower, dtype), _in_dtype(upper, dtype)
     a = _special.erf(E.div(lower, sqrt2))
     b = _special.erf(E.div(upper, sqrt2))
-    out = E.mul(sqrt2, P.erf_inv_giles(_uniform(k1, k2, shape, dtype, a, b)))
+    out = E.mul(sqrt2, _special.erf_inv(_uniform(k1, k2, shape, dtype, a, b)))
     # Rounding (or u == a) must not leave the open interval (lower, upper).
     lo = P.nextafter(stop_gradient(lower), np.array(np.inf, dtype))
     hi = P.nextafter(stop_gradient(upper), np.array(-np.inf, dtype))

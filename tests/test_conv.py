@@ -409,3 +409,24 @@ def test_a_small_convnet_trains_the_same_eagerly_and_under_jit():
     for k in params:
         assert g[k].dtype == np.float32
         np.testing.assert_allclose(np.asarray(gj[k]), g[k], rtol=1e-4, atol=1e-6)
+
+
+def test_max_derivative_on_large_windows_with_ties_and_nans_sends_each_cotangent_once():
+    """Large enough for the whole-array passes (and the branch-free select) to run: each
+    window's cotangent lands on exactly one element -- its first maximum, as jax's."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 3, (8, 30, 30, 4)).astype(np.float32)       # many ties
+    kw = dict(window_dimensions=(1, 3, 3, 1), window_strides=(1, 2, 2, 1), padding="SAME")
+    f = lambda a: flax.reduce_window(a, -np.inf, flax.max, **kw)
+    g = rng.standard_normal(np.shape(f(x))).astype(np.float32)
+    jf = lambda a: jlax.reduce_window(a, -jnp.inf, jlax.max, **kw)
+    # overlapping windows: summation order may differ from XLA's in the last bit
+    np.testing.assert_allclose(fg.vjp(f, x)[1](g)[0], np.asarray(jax.vjp(jf, x)[1](g)[0]), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(fg.jvp(f, (x,), (x + 1,))[1], np.asarray(jax.jvp(jf, (x,), (x + 1,))[1]))
+    # windows holding NaN: every window's cotangent still goes somewhere, and only once
+    x[0, :4, :4, 0] = np.nan
+    pooled = fnn.max_pool(x, (2, 2), (2, 2))
+    ones = np.ones(np.shape(pooled), np.float32)
+    back = fg.vjp(lambda a: fnn.max_pool(a, (2, 2), (2, 2)), x)[1](ones)[0]
+    assert np.isnan(np.asarray(pooled)[0, :2, :2, 0]).all()
+    np.testing.assert_array_equal(np.asarray(back).reshape(8, 15, 2, 15, 2, 4).sum(axis=(2, 4)), ones)

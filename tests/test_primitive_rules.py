@@ -2,6 +2,7 @@
 table exercises every primitive (a primitive no row reaches is a primitive no test checks)."""
 import warnings
 
+import numpy as np
 import pytest
 
 import funcgrad as fg
@@ -34,7 +35,6 @@ NOT_IN_FNP = {
                    "(tests/test_random.py)",
     "fma": "funcgrad.random.uniform's scaling to [minval, maxval), exact vs jax, grad in minval/maxval "
            "(tests/test_random.py)",
-    "erf_inv_giles": "funcgrad.random.normal / truncated_normal (tests/test_random.py, vs jax.lax.erf_inv)",
     "nextafter": "funcgrad.random.truncated_normal's clipping to (lower, upper) (tests/test_random.py)",
 }
 
@@ -82,3 +82,23 @@ def test_every_primitive_is_exercised_by_the_op_table(exercised):
 
 def test_primitives_the_table_cannot_reach_are_really_unreached(exercised):
     assert not exercised & set(NOT_IN_FNP), "an exempted primitive is reached by the table: drop its exemption"
+
+
+@pytest.mark.parametrize("case", ["x-y", "x-0", "0-y", "scalars", "broadcast", "mixed-dtypes", "int", "bool-float",
+                                  "small"])
+def test_select_blend_matches_np_where_bit_for_bit(case):
+    """``where`` on large arrays is a branch-free blend of bit patterns: the same bits as
+    np.where (NaN, inf and -0.0 included), the same dtype and shape."""
+    from funcgrad.primitives.elementwise import select_impl
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 50, 10)).astype(np.float32)
+    x[0, 0, :4] = [np.nan, np.inf, -np.inf, -0.0]
+    y = rng.standard_normal(x.shape).astype(np.float32)
+    m = rng.random(x.shape) > 0.5
+    args = {"x-y": (m, x, y), "x-0": (m, x, 0), "0-y": (m, 0.0, y), "scalars": (m, 2, 3.5),
+            "broadcast": (m, x[:, :1], y[0]), "mixed-dtypes": (m, x.astype(np.float64), y),
+            "int": (m, np.arange(500).reshape(50, 10).astype(np.int64), -7), "bool-float": (m, True, y),
+            "small": (m[:2, :2], x[:2, :2], y[:2, :2])}[case]
+    got, want = select_impl(*args), np.where(*args)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))

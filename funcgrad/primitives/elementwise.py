@@ -293,7 +293,38 @@ def tan(x):
 # ----------------------------------------------------------------------------- select
 
 select_p = Primitive("select")
-select_p.impl = np.where
+
+_BLEND_MIN = 1 << 14          # below this np.where is as fast
+_BLEND_INT = {4: np.int32, 8: np.int64}
+
+
+def select_impl(pred, x, y):
+    """``np.where(pred, x, y)``, computed for large arrays as a bitwise blend
+    ``y ^ ((x ^ y) & mask)`` of the values' bit patterns.
+
+    np.where branches per element, and on an unpredictable mask (relu on random
+    activations, its derivative) it runs about ten times slower than a pass of
+    arithmetic; the blend has no branches and selects the same bits, NaN and inf
+    included."""
+    if type(pred) is not np.ndarray or pred.dtype != np.bool_ or pred.size < _BLEND_MIN:
+        return np.where(pred, x, y)
+    dt = np.result_type(x, y)
+    it = _BLEND_INT.get(dt.itemsize) if dt.kind in "fiu" else None
+    if it is None:
+        return np.where(pred, x, y)
+    xi = np.asarray(x, dt).view(it)
+    yi = np.asarray(y, dt).view(it)
+    u8 = pred.view(np.uint8)
+    if yi.ndim == 0 and not yi:                          # where(pred, x, 0): x & (all ones where pred)
+        return np.bitwise_and(xi, np.negative(u8, dtype=it)).view(dt)
+    if xi.ndim == 0 and not xi:                          # where(pred, 0, y): y & (all ones where not pred)
+        return np.bitwise_and(yi, np.subtract(u8, 1, dtype=it)).view(dt)
+    out = np.bitwise_and(np.bitwise_xor(xi, yi), np.negative(u8, dtype=it))
+    out ^= yi
+    return out.view(dt)
+
+
+select_p.impl = select_impl
 
 
 def _select_shape(pred, x, y):

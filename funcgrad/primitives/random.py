@@ -1,5 +1,6 @@
 """Random-number primitives: the Threefry-2x32 hash, the hash of a block of counters,
-and the arithmetic the samplers in ``funcgrad.random`` need to reproduce XLA's numbers.
+and the arithmetic the samplers in ``funcgrad.random`` need to reproduce XLA's numbers
+(normals also use ``erf_inv`` of ``special.py``, which evaluates it as XLA does).
 
 ``threefry2x32(k1, k2, x1, x2) -> (y1, y2)``
     The Threefry-2x32 block cipher (Salmon et al., "Parallel random numbers: as easy as
@@ -12,14 +13,6 @@ and the arithmetic the samplers in ``funcgrad.random`` need to reproduce XLA's n
     combined as jax combines them (xor for 8/16/32 bits, ``y1 << 32 | y2`` for 64).
     A primitive of its own so that a sampler's counters never become a constant of
     the program under ``jit`` and the eager hash can combine the words as it goes.
-``erf_inv_giles``
-    The inverse error function as XLA computes it: M. Giles' "Approximating the erfinv
-    function" polynomials at the operand's precision (single or double), so eager
-    results agree with ``jit``'s ``jax.lax.erf_inv`` to a few units in the last place.
-    ``normal`` applies it to every value it draws, so its eager rule is written for
-    speed (blocks, in place, tail ranges only where they occur), unlike the float64,
-    Newton-polished ``erf_inv`` of ``special.py`` (correctly rounded, ~100x slower):
-    the two agree to a few float32 ulps.
 ``fma(x, y, z)``
     ``x * y + z`` rounded once, as XLA computes the multiply-add that scales uniform
     numbers to ``[minval, maxval)`` (it fuses the two); eagerly emulated exactly.
@@ -40,7 +33,7 @@ import jax.numpy as jnp
 
 from ..core.primitive import Primitive, defvjp, defvjp_indexed
 from ._util import aval, dtype_error, shape_error
-from .elementwise import add, broadcast_shapes, broadcast_to_shape, exp, mul, unbroadcast
+from .elementwise import add, broadcast_shapes, broadcast_to_shape, mul, unbroadcast
 
 _U32 = np.dtype(np.uint32)
 _PARITY = 0x1BD11BDA               # Threefry's key-schedule constant
@@ -224,132 +217,6 @@ def random_bits(k1, k2, shape, bit_width=32):
     return random_bits_p.bind(k1, k2, shape=tuple(int(d) for d in shape), bit_width=int(bit_width))
 
 
-# ----------------------------------------------------------------------------- erf_inv_giles in NumPy
-
-def _poly(coeffs, t, out):
-    """``out = coeffs[0] t^(n-1) + ... + coeffs[-1]`` by Horner's rule, in place, in ``out``'s dtype."""
-    np.multiply(t, out.dtype.type(coeffs[0]), out=out)
-    out += coeffs[1]
-    for c in coeffs[2:]:
-        out *= t
-        out += c
-    return out
-
-
-# M. Giles, "Approximating the erfinv function" (GPU Computing Gems, 2011): single precision.
-_ERFINV32 = ((5.0, 2.5, False,
-              (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
-               -0.00125372503, -0.00417768164, 0.246640727, 1.50140941)),
-             (np.inf, 3.0, True,
-              (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
-               -0.0076224613, 0.00943887047, 1.00167406, 2.83297682)))
-# ... and double precision (three ranges of w = -log(1 - x^2)).
-_ERFINV64 = ((6.25, 3.125, False,
-              (-3.6444120640178196996e-21, -1.685059138182016589e-19, 1.2858480715256400167e-18,
-               1.115787767802518096e-17, -1.333171662854620906e-16, 2.0972767875968561637e-17,
-               6.6376381343583238325e-15, -4.0545662729752068639e-14, -8.1519341976054721522e-14,
-               2.6335093153082322977e-12, -1.2975133253453532498e-11, -5.4154120542946279317e-11,
-               1.051212273321532285e-09, -4.1126339803469836976e-09, -2.9070369957882005086e-08,
-               4.2347877827932403518e-07, -1.3654692000834678645e-06, -1.3882523362786468719e-05,
-               0.0001867342080340571352, -0.00074070253416626697512, -0.0060336708714301490533,
-               0.24015818242558961693, 1.6536545626831027356)),
-             (16.0, 3.25, True,
-              (2.2137376921775787049e-09, 9.0756561938885390979e-08, -2.7517406297064545428e-07,
-               1.8239629214389227755e-08, 1.5027403968909827627e-06, -4.013867526981545969e-06,
-               2.9234449089955446044e-06, 1.2475304481671778723e-05, -4.7318229009055733981e-05,
-               6.8284851459573175448e-05, 2.4031110387097893999e-05, -0.0003550375203628474796,
-               0.00095328937973738049703, -0.0016882755560235047313, 0.0024914420961078508066,
-               -0.0037512085075692412107, 0.005370914553590063617, 1.0052589676941592334,
-               3.0838856104922207635)),
-             (np.inf, 5.0, True,
-              (-2.7109920616438573243e-11, -2.5556418169965252055e-10, 1.5076572693500548083e-09,
-               -3.7894654401267369937e-09, 7.6157012080783393804e-09, -1.4960026627149240478e-08,
-               2.9147953450901080826e-08, -6.7711997758452339498e-08, 2.2900482228026654717e-07,
-               -9.9298272942317002539e-07, 4.5260625972231537039e-06, -1.9681778105531670567e-05,
-               7.5995277030017761139e-05, -0.00021503011930044477347, -0.00013871931833623122026,
-               1.0103004648645343977, 4.8499064014085844221)))
-
-
-def _erf_inv_block(x, out, l, t):
-    """``out = erfinv(x)`` for one block; ``l``, ``t`` are scratch blocks of x's dtype.
-    With ``w = -log1p(-x^2)``, the first range of w (almost every value a sampler
-    meets) is computed for the whole block, the tail ranges only where they apply."""
-    ranges = _ERFINV64 if x.dtype == np.float64 else _ERFINV32
-    np.multiply(x, x, out=l)
-    np.negative(l, out=l)
-    np.log1p(l, out=l)                          # l = -w
-    bound, shift, _, coeffs = ranges[0]
-    np.subtract(-shift, l, out=t)               # w - shift
-    _poly(coeffs, t, out)
-    tail = np.flatnonzero(l <= -bound)          # w >= bound (NaN stays: NaN either way)
-    if tail.size:
-        w = -l[tail]
-        lower = bound
-        for bound, shift, use_sqrt, coeffs in ranges[1:]:
-            sel = np.flatnonzero((w >= lower) & (w < bound))
-            if sel.size:
-                ws = w[sel]
-                ts = (np.sqrt(ws) if use_sqrt else ws) - ws.dtype.type(shift)
-                out[tail[sel]] = _poly(coeffs, ts, np.empty_like(ts))
-            lower = bound
-        edge = tail[w == np.inf]                # erfinv(+-1) = +-inf
-        out[edge] = np.inf
-    out *= x
-
-
-def _erf_inv_impl(x):
-    x = np.asarray(x)
-    dt = x.dtype
-    work = np.float64 if dt == np.float64 else np.float32   # float16 computes in float32, as XLA
-    flat = np.ascontiguousarray(x, work).reshape(-1)
-    n = flat.size
-    out = np.empty(n, work)
-    m = min(n, _BLOCK)
-    w, t = np.empty(m, work), np.empty(m, work)
-    with np.errstate(all="ignore"):
-        for s in range(0, n, _BLOCK):
-            e = min(s + _BLOCK, n)
-            _erf_inv_block(flat[s:e], out[s:e], w[:e - s], t[:e - s])
-    out = out.reshape(x.shape)
-    return out.astype(dt) if out.dtype != dt else out
-
-
-def _float_unary_shape(name):
-    def rule(x):
-        if x.dtype.kind != "f":
-            raise dtype_error(name, (x,), "needs a floating-point operand",
-                              "convert the operand with .astype(float32)")
-        return aval(x.shape, x.dtype, x.weak_type)
-    return rule
-
-
-_SQRT_PI_OVER_TWO = math.sqrt(math.pi) / 2.0
-
-erf_inv_giles_p = Primitive("erf_inv_giles")
-erf_inv_giles_p.impl = _erf_inv_impl
-erf_inv_giles_p.shape = _float_unary_shape("erf_inv_giles")
-erf_inv_giles_p.lower = lambda ctx, x: lax.erf_inv(jnp.asarray(x, ctx.avals_out[0].dtype))
-
-
-def _erf_inv_deriv(ans):
-    return mul(_SQRT_PI_OVER_TWO, exp(mul(ans, ans)))   # 1 / erf'(erfinv(x))
-
-
-def _erf_inv_jvp(primals, tangents):
-    ans = erf_inv_giles_p.bind(primals[0])
-    return ans, mul(tangents[0], _erf_inv_deriv(ans))
-
-
-erf_inv_giles_p.residuals = ("ans",)
-erf_inv_giles_p.jvp = _erf_inv_jvp
-defvjp(erf_inv_giles_p, lambda g, ans, x: mul(g, _erf_inv_deriv(ans)))
-
-
-def erf_inv_giles(x):
-    """``erfinv(x)`` with XLA's algorithm (see the module docstring)."""
-    return erf_inv_giles_p.bind(x)
-
-
 # ----------------------------------------------------------------------------- fma
 
 def _two_sum(a, b):
@@ -505,7 +372,7 @@ def _add_batch_rules():
     from ._batching import elementwise_rule
     threefry2x32_p.batch = _threefry_batch
     random_bits_p.batch = _random_bits_batch
-    for prim in (erf_inv_giles_p, fma_p, nextafter_p):
+    for prim in (fma_p, nextafter_p):
         prim.batch = elementwise_rule(prim)
 
 

@@ -4,8 +4,10 @@
 Eager evaluation is vectorised NumPy (scipy is not a dependency): the value is computed
 in float64 and rounded to the operand's float dtype.  The algorithms are the ones XLA
 uses where that is accurate to float64 rounding (Cephes' rational approximations for
-``erf``/``erfc``, Giles' polynomials for ``erf_inv``), so eager and ``jit`` agree
-closely; ``lgamma`` is Cephes' ``lgam`` (XLA's Lanczos sum is ~100 ulps off near 2.2);
+``erf``/``erfc``), so eager and ``jit`` agree closely; ``erf_inv`` is Giles'
+polynomials ("Approximating the erfinv function", GPU Computing Gems, 2011) at the
+operand's precision, as XLA evaluates them, in cache-sized blocks (random normals
+apply it to every draw); ``lgamma`` is Cephes' ``lgam`` (XLA's Lanczos sum is ~100 ulps off near 2.2);
 ``digamma`` and ``polygamma`` use the recurrence ``f(x) = f(x + 1) - (term)`` up to
 ``x >= 20`` and the asymptotic series there.
 Lowering calls ``jax.lax``'s functions of the same names.
@@ -88,48 +90,106 @@ def _erfc_np(x):
     return np.where(a <= 1.0, 1.0 - _erf_small(x), big)
 
 
-# Giles, "Approximating the erfinv function" (GPU Computing Gems, 2011), double precision.
-_EI_W1 = (-3.6444120640178196996e-21, -1.685059138182016589e-19, 1.2858480715256400167e-18,
-          1.115787767802518096e-17, -1.333171662854620906e-16, 2.0972767875968561637e-17,
-          6.6376381343583238325e-15, -4.0545662729752068639e-14, -8.1519341976054721522e-14,
-          2.6335093153082322977e-12, -1.2975133253453532498e-11, -5.4154120542946279317e-11,
-          1.051212273321532285e-09, -4.1126339803469836976e-09, -2.9070369957882005086e-08,
-          4.2347877827932403518e-07, -1.3654692000834678645e-06, -1.3882523362786468719e-05,
-          0.0001867342080340571352, -0.00074070253416626697512, -0.0060336708714301490533,
-          0.24015818242558961693, 1.6536545626831027356)
-_EI_W2 = (2.2137376921775787049e-09, 9.0756561938885390979e-08, -2.7517406297064545428e-07,
-          1.8239629214389227755e-08, 1.5027403968909827627e-06, -4.013867526981545969e-06,
-          2.9234449089955446044e-06, 1.2475304481671778723e-05, -4.7318229009055733981e-05,
-          6.8284851459573175448e-05, 2.4031110387097893999e-05, -0.0003550375203628474796,
-          0.00095328937973738049703, -0.0016882755560235047313, 0.0024914420961078508066,
-          -0.0037512085075692412107, 0.005370914553590063617, 1.0052589676941592334,
-          3.0838856104922207635)
-_EI_W3 = (-2.7109920616438573243e-11, -2.5556418169965252055e-10, 1.5076572693500548083e-09,
-          -3.7894654401267369937e-09, 7.6157012080783393804e-09, -1.4960026627149240478e-08,
-          2.9147953450901080826e-08, -6.7711997758452339498e-08, 2.2900482228026654717e-07,
-          -9.9298272942317002539e-07, 4.5260625972231537039e-06, -1.9681778105531670567e-05,
-          7.5995277030017761139e-05, -0.00021503011930044477347, -0.00013871931833623122026,
-          1.0103004648645343977, 4.8499064014085844221)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
-def _erf_inv_np(x):
-    a = np.abs(x)
+# ----------------------------------------------------------------------------- erf_inv, as XLA computes it
+
+_ERF_INV_BLOCK = 65536   # elements per pass: the scratch blocks stay in cache
+
+
+def _horner(coeffs, t, out):
+    """``out = coeffs[0] t^(n-1) + ... + coeffs[-1]`` by Horner's rule, in place, in ``out``'s dtype."""
+    np.multiply(t, out.dtype.type(coeffs[0]), out=out)
+    out += coeffs[1]
+    for c in coeffs[2:]:
+        out *= t
+        out += c
+    return out
+
+
+# M. Giles, "Approximating the erfinv function" (GPU Computing Gems, 2011): single precision.
+_ERFINV32 = ((5.0, 2.5, False,
+              (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
+               -0.00125372503, -0.00417768164, 0.246640727, 1.50140941)),
+             (np.inf, 3.0, True,
+              (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
+               -0.0076224613, 0.00943887047, 1.00167406, 2.83297682)))
+# ... and double precision (three ranges of w = -log(1 - x^2)).
+_ERFINV64 = ((6.25, 3.125, False,
+              (-3.6444120640178196996e-21, -1.685059138182016589e-19, 1.2858480715256400167e-18,
+               1.115787767802518096e-17, -1.333171662854620906e-16, 2.0972767875968561637e-17,
+               6.6376381343583238325e-15, -4.0545662729752068639e-14, -8.1519341976054721522e-14,
+               2.6335093153082322977e-12, -1.2975133253453532498e-11, -5.4154120542946279317e-11,
+               1.051212273321532285e-09, -4.1126339803469836976e-09, -2.9070369957882005086e-08,
+               4.2347877827932403518e-07, -1.3654692000834678645e-06, -1.3882523362786468719e-05,
+               0.0001867342080340571352, -0.00074070253416626697512, -0.0060336708714301490533,
+               0.24015818242558961693, 1.6536545626831027356)),
+             (16.0, 3.25, True,
+              (2.2137376921775787049e-09, 9.0756561938885390979e-08, -2.7517406297064545428e-07,
+               1.8239629214389227755e-08, 1.5027403968909827627e-06, -4.013867526981545969e-06,
+               2.9234449089955446044e-06, 1.2475304481671778723e-05, -4.7318229009055733981e-05,
+               6.8284851459573175448e-05, 2.4031110387097893999e-05, -0.0003550375203628474796,
+               0.00095328937973738049703, -0.0016882755560235047313, 0.0024914420961078508066,
+               -0.0037512085075692412107, 0.005370914553590063617, 1.0052589676941592334,
+               3.0838856104922207635)),
+             (np.inf, 5.0, True,
+              (-2.7109920616438573243e-11, -2.5556418169965252055e-10, 1.5076572693500548083e-09,
+               -3.7894654401267369937e-09, 7.6157012080783393804e-09, -1.4960026627149240478e-08,
+               2.9147953450901080826e-08, -6.7711997758452339498e-08, 2.2900482228026654717e-07,
+               -9.9298272942317002539e-07, 4.5260625972231537039e-06, -1.9681778105531670567e-05,
+               7.5995277030017761139e-05, -0.00021503011930044477347, -0.00013871931833623122026,
+               1.0103004648645343977, 4.8499064014085844221)))
+
+
+def _erf_inv_block(x, out, l, t):
+    """``out = erfinv(x)`` for one block; ``l``, ``t`` are scratch blocks of x's dtype.
+    With ``w = -log1p(-x^2)``, the first range of w (almost every value a sampler
+    meets) is computed for the whole block, the tail ranges only where they apply."""
+    ranges = _ERFINV64 if x.dtype == np.float64 else _ERFINV32
+    np.multiply(x, x, out=l)
+    np.negative(l, out=l)
+    np.log1p(l, out=l)                          # l = -w
+    bound, shift, _, coeffs = ranges[0]
+    np.subtract(-shift, l, out=t)               # w - shift
+    _horner(coeffs, t, out)
+    tail = np.flatnonzero(l <= -bound)          # w >= bound (NaN stays: NaN either way)
+    if tail.size:
+        w = -l[tail]
+        lower = bound
+        for bound, shift, use_sqrt, coeffs in ranges[1:]:
+            sel = np.flatnonzero((w >= lower) & (w < bound))
+            if sel.size:
+                ws = w[sel]
+                ts = (np.sqrt(ws) if use_sqrt else ws) - ws.dtype.type(shift)
+                out[tail[sel]] = _horner(coeffs, ts, np.empty_like(ts))
+            lower = bound
+        edge = tail[w == np.inf]                # erfinv(+-1) = +-inf
+        out[edge] = np.inf
+    out *= x
+
+
+def _erf_inv_impl(x):
+    """Giles' polynomials at the operand's precision (float16 in float32, as XLA), over
+    cache-sized blocks, in place: eager values agree with ``jit``'s to a few ulps, and
+    random normals (one ``erf_inv`` per draw) stay cheap."""
+    x = np.asarray(x)
+    dt = x.dtype
+    if dt.kind != "f":
+        raise TypeError(f"needs a floating-point operand, got {dt}")
+    work = np.float64 if dt == np.float64 else np.float32   # float16 computes in float32, as XLA
+    flat = np.ascontiguousarray(x, work).reshape(-1)
+    n = flat.size
+    out = np.empty(n, work)
+    m = min(n, _ERF_INV_BLOCK)
+    w, t = np.empty(m, work), np.empty(m, work)
     with np.errstate(all="ignore"):
-        # -log(1 - x^2), with 1 - x^2 = (1 - a)(1 + a) exact where a is near 1.
-        w = np.where(a < 0.5, -np.log1p(-x * x), -np.log((1.0 - a) * (1.0 + a)))
-        sw = np.sqrt(w)
-        p = np.where(w < 6.25, _poly(w - 3.125, _EI_W1),
-                     np.where(w < 16.0, _poly(sw - 3.25, _EI_W2), _poly(sw - 5.0, _EI_W3)))
-        y = p * x
-        # One Newton step on erf(y) = x (on erfc(|y|) = 1 - |x| in the tails, where the
-        # residual is small relative to the result) polishes the last bits.
-        ya = np.abs(y)
-        resid = np.where(a < 0.5, _erf_np(y) - x, np.sign(x) * ((1.0 - a) - _erfc_np(ya)))
-        step = resid / (_TWO_OVER_SQRT_PI * np.exp(-y * y))
-        y = np.where(np.isfinite(step) & (w < 700.0), y - step, y)
-        y = np.where(a == 1.0, np.copysign(np.inf, x), y)
-        return np.where(a > 1.0, np.nan, y)
+        for s in range(0, n, _ERF_INV_BLOCK):
+            e = min(s + _ERF_INV_BLOCK, n)
+            _erf_inv_block(flat[s:e], out[s:e], w[:e - s], t[:e - s])
+    out = out.reshape(x.shape)
+    out = out.astype(dt) if out.dtype != dt else out
+    return out[()] if out.ndim == 0 else out
 
 
 # Cephes' lgam (gamma.c): Stirling's series for x >= 13 (A), a rational function on [2, 3)
@@ -297,8 +357,9 @@ def _gauss(x):
 
 erf_p = _special("erf", _erf_np, lax.erf, lambda x, ans: mul(_TWO_OVER_SQRT_PI, _gauss(x)))
 erfc_p = _special("erfc", _erfc_np, lax.erfc, lambda x, ans: mul(-_TWO_OVER_SQRT_PI, _gauss(x)))
-erf_inv_p = _special("erf_inv", _erf_inv_np, lax.erf_inv,
+erf_inv_p = _special("erf_inv", None, lax.erf_inv,
                      lambda x, ans: mul(0.5 * math.sqrt(math.pi), exp(mul(ans, ans))), residuals=("ans",))
+erf_inv_p.impl = _erf_inv_impl   # at the operand's own precision, not via float64
 lgamma_p = _special("lgamma", _lgamma_np, lax.lgamma, lambda x, ans: digamma(x))
 digamma_p = _special("digamma", _digamma_np, lax.digamma, lambda x, ans: polygamma(1, x))
 def _polygamma_lower(x, n):

@@ -8,8 +8,9 @@ the operand's elements) and ``window_dilation`` (holes between the window's elem
 one entry per operand dimension.  Padding and holes hold the reduction's identity
 (0 for the sum, -inf or the integer minimum for the max).
 
-Eagerly the operand is dilated and padded once and its windows are a strided view
-(``sliding_window_view``), reduced over the window axes in one NumPy call.
+Eagerly the operand is dilated and padded once; a window of up to 64 elements is
+reduced with one whole-array pass per window offset (a strided slice each), a larger
+one as a strided view of all windows reduced in one NumPy call.
 
 Derivatives.  The sum is linear; its transpose is again a windowed sum, of the
 cotangent dilated by the strides (jax's ``_reduce_window_sum_transpose_rule``).  The
@@ -28,8 +29,9 @@ import jax.numpy as jnp
 
 from ..core.primitive import Primitive, defvjp, defvjp_indexed
 from ._util import aval, dtype_error, dtype_of, shape_error, shape_of
-from .conv import check_window_args, lhs_vjp_padding, pad_dilate, pad_slices, window_out_shape, windows
-from .elementwise import convert_element_type
+from .conv import (check_window_args, dilate_dim, lhs_vjp_padding, pad_dilate, pad_slices, window_out_shape,
+                   windows)
+from .elementwise import convert_element_type, select_impl
 
 def _identity(dtype, which):
     dtype = np.dtype(dtype)
@@ -54,23 +56,42 @@ def _check_numeric(op, x):
         raise dtype_error(op, [x], f"needs a numeric operand, got {x.dtype.name}", "convert with .astype(...)")
 
 
-def _padded_windows(x, fill, window_dimensions, window_strides, padding, base_dilation, window_dilation):
-    axes = tuple(range(x.ndim))
-    xp = pad_dilate(x, axes, padding, base_dilation, fill)
-    return xp, windows(xp, axes, window_dimensions, window_strides, window_dilation)
+def _offsets(shape, window_dimensions, window_strides, window_dilation):
+    """The output shape of the windows over a (padded) operand of ``shape``, and one
+    strided slice per window offset, row-major: slice ``j`` picks the ``j``-th element
+    of every window at once."""
+    out = tuple((d - ((k - 1) * r + 1)) // s + 1 for d, k, r, s in zip(shape, window_dimensions, window_dilation,
+                                                                    window_strides, strict=True))
+    slices = [tuple(slice(k * r, k * r + (o - 1) * s + 1, s) for k, r, o, s in zip(off, window_dilation, out,
+                                                                                  window_strides, strict=True))
+              for off in np.ndindex(*window_dimensions)]
+    return out, slices
 
 
-# ----------------------------------------------------------------------------- reduce_window_sum / max
+def _padded(x, fill, padding, base_dilation):
+    return pad_dilate(x, tuple(range(x.ndim)), padding, base_dilation, fill)
+
+
+_LOOP_MAX = 64   # windows of up to this many elements: one pass per offset; larger: one strided reduction
+
 
 def _reduce_impl(which):
-    def impl(x, **p):
+    def impl(x, *, window_dimensions, window_strides, padding, base_dilation, window_dilation):
         x = np.asarray(x)
         dt = x.dtype
         acc = np.float32 if dt.kind == "f" and dt.itemsize < 4 else dt
-        _, win = _padded_windows(x, _identity(dt, which), **p)
-        axes = tuple(range(x.ndim, 2 * x.ndim))
-        out = win.sum(axis=axes, dtype=acc) if which == "sum" else win.max(axis=axes)
-        return np.asarray(out).astype(dt, copy=False)
+        xp = _padded(x, _identity(dt, which), padding, base_dilation)
+        out, slices = _offsets(xp.shape, window_dimensions, window_strides, window_dilation)
+        if len(slices) > _LOOP_MAX:
+            win = windows(xp, tuple(range(x.ndim)), window_dimensions, window_strides, window_dilation)
+            axes = tuple(range(x.ndim, 2 * x.ndim))
+            r = win.sum(axis=axes, dtype=acc) if which == "sum" else win.max(axis=axes)
+            return np.asarray(r).astype(dt, copy=False)
+        r = xp[slices[0]].astype(acc, copy=True)
+        step = np.add if which == "sum" else np.maximum
+        for sl in slices[1:]:
+            step(r, xp[sl], out=r)
+        return r.astype(dt, copy=False)
     return impl
 
 
@@ -147,46 +168,58 @@ reduce_window_max_p.residuals = ("inputs",)
 
 # ----------------------------------------------------------------------------- the max's derivative
 
-def _first_max(x, window_dimensions, window_strides, padding, base_dilation, window_dilation):
-    """For each window, the index (row-major within the window) of its first maximum;
-    the window offsets as slices of the padded, dilated operand; and that padded shape.
+def _selections(x, window_dimensions, window_strides, padding, base_dilation, window_dilation):
+    """Where each window's maximum sits: ``(slices, masks, padded_shape)``, with one
+    boolean mask per window offset (row-major) marking the windows whose *first* largest
+    element is at that offset.  The masks partition the windows: a window of NaNs only
+    gives its cotangent to its last element.
 
-    One pass per window *offset* (``prod(window_dimensions)`` of them, not per output
-    position): a strict ``>`` keeps the earlier offset on ties."""
+    Computed with whole-array passes per offset (never per window): the maximum first,
+    then each offset takes the windows it ties with that no earlier offset took."""
     x = np.asarray(x)
-    xp = pad_dilate(x, tuple(range(x.ndim)), padding, base_dilation, _identity(x.dtype, "max"))
-    out = tuple((p - ((k - 1) * r + 1)) // s + 1 for p, k, r, s in zip(xp.shape, window_dimensions, window_dilation,
-                                                                      window_strides, strict=True))
-    slices = [tuple(slice(k * r, k * r + (o - 1) * s + 1, s) for k, r, o, s in zip(off, window_dilation, out,
-                                                                                  window_strides, strict=True))
-              for off in np.ndindex(*window_dimensions)]
-    best = xp[slices[0]]
-    first = np.zeros(out, np.int32)
-    for j, sl in enumerate(slices[1:], 1):
-        v = xp[sl]
-        wins = v > best
-        best = np.where(wins, v, best)
-        np.copyto(first, j, where=wins)
-    return first, slices, xp.shape
+    xp = _padded(x, _identity(x.dtype, "max"), padding, base_dilation)
+    _, slices = _offsets(xp.shape, window_dimensions, window_strides, window_dilation)
+    views = [xp[sl] for sl in slices]
+    if len(views) == 1:
+        return slices, [np.ones(views[0].shape, bool)], xp.shape
+    best = np.fmax(views[0], views[1])
+    for v in views[2:]:
+        np.fmax(best, v, out=best)
+    taken = np.equal(views[0], best)
+    masks = [taken]
+    for v in views[1:-1]:
+        hit = np.greater(np.equal(v, best), taken)   # ties here, not taken before
+        taken = taken | hit
+        masks.append(hit)
+    masks.append(~taken)
+    return slices, masks, xp.shape
 
 
 def _gather_impl(t, x, **p):
     t = np.asarray(t)
-    first, slices, _ = _first_max(x, **p)
-    tp = pad_dilate(t, tuple(range(t.ndim)), p["padding"], p["base_dilation"], 0)
-    out = np.array(tp[slices[0]])
-    for j, sl in enumerate(slices[1:], 1):
-        np.copyto(out, tp[sl], where=first == j)
-    return out
+    slices, masks, _ = _selections(x, **p)
+    tp = _padded(t, 0, p["padding"], p["base_dilation"])
+    out = tp[slices[0]]
+    for sl, hit in zip(slices[1:], masks[1:], strict=True):
+        out = select_impl(hit, tp[sl], out)
+    return np.array(out)
 
 
 def _scatter_impl(g, x, **p):
     g, x = np.asarray(g), np.asarray(x)
-    first, slices, padded = _first_max(x, **p)
+    slices, masks, padded = _selections(x, **p)
+    # windows that do not overlap (stride >= dilated window) write each element once
+    disjoint = all(s >= dilate_dim(k, r) for k, s, r in zip(p["window_dimensions"], p["window_strides"],
+                                                            p["window_dilation"], strict=True))
     acc = np.zeros(padded, g.dtype)
     zero = g.dtype.type(0)
-    for j, sl in enumerate(slices):
-        acc[sl] += np.where(first == j, g, zero)
+    for sl, hit in zip(slices, masks, strict=True):
+        if disjoint:
+            acc[sl] = select_impl(hit, g, zero)
+        else:
+            acc[sl] += select_impl(hit, g, zero)
+    if all(r == 1 for r in p["base_dilation"]) and all(lo == hi == 0 for lo, hi in p["padding"]):
+        return acc
     _, src, dst = pad_slices(x.shape, tuple(range(x.ndim)), p["padding"], p["base_dilation"])
     out = np.zeros(x.shape, g.dtype)
     out[src] = acc[dst]   # padding and holes take no cotangent
