@@ -6,7 +6,7 @@ training loop a ``funcgrad.lax.scan`` that also returns the loss of every step.
 ``vmap`` runs every learning rate of the sweep side by side in that one loop, and
 ``jit`` compiles it once: the program has the same size for 20 steps or 20,000.
 
-    python examples/lr_sweep.py
+    python examples/hyperparameter_sweep.py
 
 prints, for each learning rate, the loss after 1, 10, 100, 1,000 and 2,000 steps.
 Too small a rate barely moves, too large a one diverges, and between them is the

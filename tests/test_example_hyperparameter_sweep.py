@@ -1,4 +1,4 @@
-"""examples/lr_sweep.py: jit(vmap(train)) over learning rates, the training loop a scan."""
+"""examples/hyperparameter_sweep.py: jit(vmap(train)) over learning rates, the training loop a scan."""
 import importlib.util
 import pathlib
 
@@ -13,7 +13,7 @@ EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 
 @pytest.fixture(scope="module")
 def ex():
-    spec = importlib.util.spec_from_file_location("lr_sweep", EXAMPLES / "lr_sweep.py")
+    spec = importlib.util.spec_from_file_location("hyperparameter_sweep", EXAMPLES / "hyperparameter_sweep.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
