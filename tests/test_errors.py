@@ -342,3 +342,27 @@ def test_debug_nans_names_the_primitive_and_the_line(monkeypatch):
     monkeypatch.setattr(fg.config, "debug_nans", False)
     with np.errstate(divide="ignore", invalid="ignore"):
         assert np.isnan(fnp.log(fnp.zeros(2) - 1.0)).all()
+
+
+def test_numpy_ufuncs_on_traced_values_compute_operators_and_refuse_the_rest():
+    """``ndarray <op> tracer`` reaches the tracer as the operator's ufunc and means the
+    operator; any other ufunc would drop the derivative, so it names the fnp function."""
+    import funcgrad.numpy as fnp
+    from funcgrad.errors import ConcretizationError
+    a = np.arange(3.0)
+    x = np.array([0.5, 1.5, 2.0])
+    f = lambda x: fnp.sum(a * x + a / x - a ** x + np.subtract(a, x) + (a @ x) * (a < x))
+    expected = a - a / x**2 - a**x * np.log(np.where(a > 0, a, 1.0)) - 1 + np.sum(a < x) * a
+    np.testing.assert_allclose(fg.grad(f)(x), expected, rtol=1e-12)
+    np.testing.assert_allclose(fg.vmap(lambda x: a - x)(np.ones((2, 3))), np.stack([a - 1] * 2))
+    with pytest.raises(ConcretizationError, match=r"(?s)np\.sin was given a traced value.*fnp\.sin"):
+        fg.grad(lambda x: np.sin(x))(1.0)
+    with pytest.raises(ConcretizationError, match=r"np\.add\.reduce"):
+        fg.grad(lambda x: np.add.reduce(x))(x)
+
+    def accumulate(x):
+        b = np.zeros(3)
+        b += x
+        return fnp.sum(b)
+    with pytest.raises(ConcretizationError, match=r"(?s)write into a NumPy array.*a = a \+ x"):
+        fg.grad(accumulate)(x)

@@ -1,4 +1,5 @@
-"""The optimizer tutorials in ../shared/seeds/ (000, 001, 002), reproduced by examples/seed_00*.py."""
+"""Three classic optimizer tutorials (OneFlow, PyTorch, CSDN) as reproduced by
+examples/linear_regression_sgd.py, sin_cubic_fit.py and sigmoid_sgd_adam.py."""
 import importlib.util
 import pathlib
 
@@ -17,7 +18,7 @@ def load_example(name):
 
 @pytest.fixture(scope="module")
 def seed_000():
-    return load_example("seed_000_linear_sgd").main(verbose=False)
+    return load_example("linear_regression_sgd").main(verbose=False)
 
 
 def test_seed_000_loss_printed_at_iteration_50_is_the_tutorials(seed_000):
@@ -39,7 +40,7 @@ def test_seed_000_funcgrad_follows_the_tutorials_numpy_loop(seed_000):
 
 @pytest.fixture(scope="module")
 def seed_001():
-    return load_example("seed_001_sin_cubic").main(verbose=False)
+    return load_example("sin_cubic_fit").main(verbose=False)
 
 
 def test_seed_001_sgd_trajectory_equals_the_hand_derived_one(seed_001):
@@ -60,7 +61,7 @@ def test_seed_001_result_is_close_to_the_least_squares_cubic(seed_001):
 
 
 def test_seed_001_in_the_tutorials_float32_sgd_still_equals_the_hand_derived_trajectory():
-    module = load_example("seed_001_sin_cubic")
+    module = load_example("sin_cubic_fit")
     ours, hand, worst = module.sgd_part(np.float32)
     assert ours.dtype == np.float32
     assert worst <= 1e-5
@@ -68,7 +69,7 @@ def test_seed_001_in_the_tutorials_float32_sgd_still_equals_the_hand_derived_tra
 
 @pytest.fixture(scope="module")
 def seed_002():
-    return load_example("seed_002_sigmoid_sgd_adam").main(verbose=False)
+    return load_example("sigmoid_sgd_adam").main(verbose=False)
 
 
 def test_seed_002_gradient_equals_calculate_grad(seed_002):

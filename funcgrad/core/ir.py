@@ -75,6 +75,11 @@ class IR:
         from .check import check_ir
         return check_ir(self)
 
+    def to_dot(self, name="ir", rankdir="TB"):
+        """The program as Graphviz DOT source text (see :func:`funcgrad.core.dot.to_dot`)."""
+        from .dot import to_dot
+        return to_dot(self, name, rankdir)
+
     def primitives(self):
         """Names of the primitives used, in order of first use (sub-programs included)."""
         seen = []

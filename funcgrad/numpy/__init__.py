@@ -41,11 +41,13 @@ ndarray = _np.ndarray
 
 
 def result_type(*args):
+    """The dtype NumPy 2 promotion gives ``args`` (arrays, scalars, traced values; Python scalars are weak)."""
     from ._array import result_dtype
     return result_dtype(*args)
 
 
 def issubdtype(arg1, arg2):
+    """``numpy.issubdtype``: whether dtype ``arg1`` is ``arg2`` or below it in NumPy's dtype hierarchy."""
     return _np.issubdtype(arg1, arg2)
 
 
@@ -64,6 +66,8 @@ def _wrap_public():
     for name, val in list(g.items()):
         if not name.startswith("_") and isinstance(val, _types.FunctionType):
             g[name] = api_boundary(val, python_scalars_to_numpy=name not in _NOT_ARRAYS)
+            if not g[name].__doc__:  # the functions that do just what their NumPy namesakes do
+                g[name].__doc__ = f"NumPy's ``{name}``, on concrete arrays and traced values alike."
     for name in ("norm", "inv", "solve", "det", "slogdet", "cholesky"):
         setattr(linalg, name, api_boundary(getattr(linalg, name), python_scalars_to_numpy=True))
 

@@ -70,9 +70,42 @@ def _array_result(fn):
     return method
 
 
+# The NumPy ufuncs behind Python's operators: ``ndarray + tracer`` reaches the tracer as
+# ``np.add(ndarray, tracer)``, and means what ``tracer.__radd__`` means.
+_OPERATOR_UFUNCS = {
+    np.add: M.add, np.subtract: M.subtract, np.multiply: M.multiply, np.divide: M.divide,
+    np.floor_divide: M.floor_divide, np.remainder: M.remainder, np.power: M.power, np.matmul: P.matmul,
+    np.bitwise_and: M.bitwise_and, np.bitwise_or: M.bitwise_or, np.bitwise_xor: M.bitwise_xor,
+    np.less: M.less, np.less_equal: M.less_equal, np.greater: M.greater, np.greater_equal: M.greater_equal,
+    np.equal: M.equal, np.not_equal: M.not_equal, np.negative: M.negative, np.positive: M.positive,
+    np.absolute: M.abs, np.invert: M.invert,
+}
+
+
+def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    """NumPy ufuncs meeting a traced value: the operators' ufuncs compute the operator with
+    funcgrad; any other (``np.sin(x)`` inside ``grad``) would silently drop the derivative
+    or the batch, so it raises, naming the funcgrad function to call instead."""
+    from ..errors import ConcretizationError, user_location
+    fn = _OPERATOR_UFUNCS.get(ufunc)
+    if fn is not None and method == "__call__" and not kwargs:
+        out = fn(*inputs)
+        return out.view(Array) if type(out) is np.ndarray else out
+    name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+    if "out" in kwargs:
+        why, fix = ("it would write into a NumPy array (out= or an in-place operator such as `a += x`), which cannot "
+                    "hold a traced value", "build a new value instead: `a = a + x`, or `a = a.at[idx].set(x)`")
+    else:
+        why = "NumPy cannot see funcgrad's tracing, so its result would silently drop the derivative or the batch"
+        fix = f"use funcgrad.numpy's function of the same name (`fnp.{ufunc.__name__}`)"
+    raise ConcretizationError(f"{name} was given a traced value {self.aval.str_short()} (at {user_location()}): "
+                              f"{why}.\nFix: {fix}.")
+
+
 def install():
     for name, fn in _OPS.items():
         setattr(Tracer, name, _array_result(fn))
+    Tracer.__array_ufunc__ = _array_ufunc
     Tracer.T = property(lambda self: S.transpose(self))
     Tracer.mT = property(S.matrix_transpose)
     Tracer.at = property(AtIndexer)

@@ -38,6 +38,7 @@ def slogdet(a):
 
 
 def det(a):
+    """The determinant of ``a`` (batched over leading axes), as ``sign * exp(logabsdet)`` of ``slogdet``."""
     sign, logdet = L.slogdet(_matrix(a))
     return E.mul(sign, E.exp(logdet))
 
@@ -61,11 +62,13 @@ def solve(a, b):
 
 
 def inv(a):
+    """The inverse of the square matrix ``a`` (batched over leading axes), as ``solve(a, I)``."""
     a = _matrix(a)
     return L.solve(a, L.eye_like(a))
 
 
 def cholesky(a):
+    """The lower-triangular ``L`` with ``L @ L.T == a`` for a symmetric positive-definite ``a``."""
     return L.cholesky(_matrix(a))
 
 

@@ -296,6 +296,8 @@ select_p = Primitive("select")
 
 _BLEND_MIN = 1 << 14          # below this np.where is as fast
 _BLEND_INT = {4: np.int32, 8: np.int64}
+_BLEND_OPERANDS = {np.ndarray, int, float, bool, np.float16, np.float32, np.float64, np.int8, np.int16, np.int32,
+                   np.int64, np.uint8, np.uint16, np.uint32, np.uint64, np.bool_}
 
 
 def select_impl(pred, x, y):
@@ -306,8 +308,9 @@ def select_impl(pred, x, y):
     activations, its derivative) it runs about ten times slower than a pass of
     arithmetic; the blend has no branches and selects the same bits, NaN and inf
     included."""
-    if type(pred) is not np.ndarray or pred.dtype != np.bool_ or pred.size < _BLEND_MIN:
-        return np.where(pred, x, y)
+    if (type(pred) is not np.ndarray or pred.dtype != np.bool_ or pred.size < _BLEND_MIN
+            or type(x) not in _BLEND_OPERANDS or type(y) not in _BLEND_OPERANDS):
+        return np.where(pred, x, y)   # small, or other array types (jax arrays): NumPy converts
     dt = np.result_type(x, y)
     it = _BLEND_INT.get(dt.itemsize) if dt.kind in "fiu" else None
     if it is None:

@@ -1,4 +1,4 @@
-"""Seed 000 (OneFlow tutorial "反向传播与 optimizer"): fit Y = 2*X1 + 3*X2 with SGD.
+"""Reproduces the OneFlow tutorial "反向传播与 optimizer": fit Y = 2*X1 + 3*X2 with SGD.
 
 The tutorial trains ``w`` (initially [[2], [1]]) on four float32 points with the summed
 squared error, learning rate 0.01, 500 iterations, and prints the loss every 50

@@ -1,4 +1,4 @@
-"""Seed 001 (PyTorch tutorial "Pytorch模型开发详解"): fit y = sin(x) on [-pi, pi] with a cubic.
+"""Reproduces the PyTorch tutorial "Pytorch模型开发详解": fit y = sin(x) on [-pi, pi] with a cubic.
 
 The tutorial starts from random coefficients and, over 2000 steps on the summed
 squared error of 2000 points, trains

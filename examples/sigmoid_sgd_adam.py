@@ -1,4 +1,4 @@
-"""Seed 002 (CSDN tutorial "Pytorch框架中SGD&Adam优化器以及BP反向传播入门思想及实现").
+"""Reproduces the CSDN tutorial "Pytorch框架中SGD&Adam优化器以及BP反向传播入门思想及实现".
 
 A bias-free ``nn.Linear(4, 4)`` layer followed by a sigmoid, trained on one sample
 ``x = [1, 2, 3, 4]``, ``y = [3, 2, 4, 5]`` with the mean squared error.  The tutorial
