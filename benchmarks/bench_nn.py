@@ -13,7 +13,7 @@ The network (NHWC, float32): 3x3 conv 1->16, relu, 2x2 max pool; 3x3 conv 16->32
 
 Each side runs with one BLAS / OpenMP thread (PyTorch's spinning OpenMP threads otherwise
 starve OpenBLAS).  All values are checked against each other before timing.
-Run: python benchmarks/bench_nn.py
+Run: pip install -e ".[bench]" (PyTorch, CPU) and python benchmarks/bench_nn.py
 """
 import os
 import sys
