@@ -400,3 +400,14 @@ def test_debug_nans_under_jit_names_the_primitive_and_the_line():
         np.testing.assert_allclose(jf(np.array([1.0, 2.0])), 2 * np.log([1.0, 2.0]))  # finite: no error
     finally:
         fg.config.debug_nans = False
+
+
+def test_jit_of_a_function_closing_over_arrays_from_an_earlier_jit_computes_with_them():
+    """Params returned by one jitted step are jax arrays; a later jitted function that closes
+    over them and combines them in Python (``w + w``) sees their values as constants."""
+    import funcgrad.numpy as fnp
+    w = fg.jit(lambda x: x * 2)(np.ones(3, np.float32))
+    np.testing.assert_allclose(fg.jit(lambda: fnp.sin(w + w))(), np.sin(np.full(3, 4.0, np.float32)), rtol=1e-6)
+    np.testing.assert_allclose(fg.jit(lambda x: fnp.sin(w @ w + x))(1.0), np.sin(13.0), rtol=1e-6)
+    np.testing.assert_allclose(fg.grad(fg.jit(lambda x: fnp.sum(fnp.sin(w * x))))(1.0), 6 * np.cos(2.0), rtol=1e-6)
+    np.testing.assert_allclose(fg.vmap(fg.jit(lambda x: fnp.sum(w * w * x)))(np.arange(3.0)), 12 * np.arange(3.0))

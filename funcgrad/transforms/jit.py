@@ -125,7 +125,11 @@ class JitFunction:
         self.trace_count += 1
         ir = self._irs.get(key)
         if ir is None:
-            ir = self._stage(args, kwargs, static_pos, treedef, avals)
+            # Staging runs the user's Python; jax work in it (arithmetic on jax arrays it closes
+            # over, such as params from an earlier jitted step) is computed now, not staged into
+            # jax's trace, so funcgrad sees concrete constants rather than jax tracers.
+            with jax.ensure_compile_time_eval():
+                ir = self._stage(args, kwargs, static_pos, treedef, avals)
             self._irs[key] = ir
             while len(self._irs) > max(int(config.jit_cache_size), 1):
                 self._irs.popitem(last=False)
