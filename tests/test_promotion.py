@@ -197,3 +197,16 @@ def test_unary_dtypes_match_numpy(name, dtype):
     rtol = {np.float16: 2e-3, np.float32: 1e-6}.get(want.dtype.type, 1e-12)
     np.testing.assert_allclose(got, want, rtol=rtol, equal_nan=True)
     assert fg.make_ir(getattr(fnp, name))(x).out_avals[0].dtype == want.dtype
+
+
+@pytest.mark.parametrize("args", [
+    (np.dtype("float32"), np.dtype("float64")), (np.float32, np.int64), (np.float32, 1.0), ("float16", np.int8),
+    (np.ones(2, np.float32), 1.0), (np.ones(2, np.int32), np.float32), (np.int8, np.uint8, 2)])
+def test_result_type_takes_dtypes_arrays_and_scalars_as_numpy(args):
+    assert fnp.result_type(*args) == np.result_type(*args)
+    # and traced values stand in as their dtypes
+    arrays = [a for a in args if isinstance(a, np.ndarray)]
+    if arrays:
+        rest = [a for a in args if not isinstance(a, np.ndarray)]
+        got = fg.make_ir(lambda x: fnp.zeros((), fnp.result_type(x, *rest)))(arrays[0])
+        assert got.outs[0].aval.dtype == np.result_type(*args)

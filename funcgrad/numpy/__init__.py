@@ -3,6 +3,8 @@
 Every function here is a composition of funcgrad primitives (no rules live here).
 With no transform active the result is a NumPy array computed by NumPy.
 """
+import builtins as _builtins
+
 import numpy as _np
 
 from ._array import Array, array, asarray
@@ -41,9 +43,14 @@ ndarray = _np.ndarray
 
 
 def result_type(*args):
-    """The dtype NumPy 2 promotion gives ``args`` (arrays, scalars, traced values; Python scalars are weak)."""
+    """The dtype NumPy 2 promotion gives ``args`` (dtypes, arrays, scalars, traced values; Python
+    scalars are weak)."""
     from ._array import result_dtype
-    return result_dtype(*args)
+    if not _builtins.any(isinstance(a, (_np.dtype, type, str)) for a in args):
+        return result_dtype(*args)
+    # with dtypes among them: NumPy's rule, arrays and traced values standing in as their dtypes
+    return _np.result_type(*[a if isinstance(a, (_np.dtype, type, str, int, float, complex)) else
+                             _np.dtype(a.dtype) for a in args])
 
 
 def issubdtype(arg1, arg2):
