@@ -6,7 +6,7 @@ import pytest
 
 import funcgrad as fg
 import funcgrad.optim as fo
-from funcgrad.errors import TreeStructureError
+from funcgrad.errors import ShapeError, TreeStructureError
 
 try:
     from funcgrad import jit as fg_jit
@@ -346,3 +346,27 @@ def test_grad_through_an_update_with_respect_to_the_learning_rate(make):
     lr, h = np.float64(0.1), 1e-6
     numeric = (loss_after_step(lr + h) - loss_after_step(lr - h)) / (2 * h)
     np.testing.assert_allclose(float(fg.grad(loss_after_step)(lr)), float(numeric), rtol=1e-6)
+
+
+@pytest.mark.parametrize("make", [lambda: fo.adam(0.1), lambda: fo.sgd(0.1, momentum=0.9), lambda: fo.rmsprop(0.1),
+                                  lambda: fo.chain(fo.clip_by_global_norm(1.0), fo.adam(0.1))])
+def test_update_with_a_state_its_init_did_not_make_says_so(make):
+    """Another optimizer's state, or update's arguments swapped: an error about the state,
+    not an AttributeError from inside the optimizer."""
+    w = {"w": np.ones(3), "b": np.zeros(2)}
+    opt = make()
+    foreign = fo.lion(0.1).init(w)
+    with pytest.raises(TreeStructureError, match="(?s)state.*init did not make it|state.*different structures"):
+        opt.update(w, foreign, w)
+    with pytest.raises(TreeStructureError, match=r"init did not make it|different structures|init \(or last update\)"):
+        opt.update(opt.init(w), w, w)          # grads and state swapped
+
+
+def test_update_with_a_state_of_other_shapes_names_the_leaf():
+    opt = fo.adam(0.1)
+    state = opt.init({"w": np.ones(3), "b": np.zeros(2)})
+    grads = {"w": np.ones(4), "b": np.zeros(2)}
+    with pytest.raises(ShapeError, match=r"(?s)\['w'\]: \(4,\) vs \(3,\).*init\(params\)"):
+        opt.update(grads, state, grads)
+    with pytest.raises(ShapeError, match=r"\['w'\]"):
+        fg.jit(lambda g, s: opt.update(g, s, g))(grads, state)

@@ -27,11 +27,46 @@ from ..errors import TreeStructureError
 __all__ = ["Optimizer", "EmptyState", "apply_updates", "chain"]
 
 
-class Optimizer(NamedTuple):
-    """A pure optimizer: ``init(params) -> state``, ``update(grads, state, params=None) -> (updates, state)``."""
-
+class _Pair(NamedTuple):
     init: Callable[[Any], Any]
     update: Callable[..., Any]
+
+
+class Optimizer(_Pair):
+    """A pure optimizer: ``init(params) -> state``, ``update(grads, state, params=None) -> (updates, state)``.
+
+    ``update`` given a state that its ``init`` did not make (another optimizer's, or its
+    arguments swapped) raises :class:`~funcgrad.errors.TreeStructureError` saying so."""
+
+    __slots__ = ()
+
+    def __new__(cls, init, update):
+        return super().__new__(cls, init, _state_checked(update))
+
+
+def _state_checked(update):
+    """``update``, turning "the state has no field ``m``" into an error about the state."""
+    if getattr(update, "_state_checked", False):
+        return update
+
+    def checked(grads, state, params=None, *args, **kwargs):
+        try:
+            return update(grads, state, params, *args, **kwargs)
+        except AttributeError as e:
+            obj = getattr(e, "obj", None)   # the state, or the copy update made of it
+            if obj is not state and type(obj) is not type(state):
+                raise
+            from ..errors import user_location
+            raise TreeStructureError(
+                f"optimizer update: the state (of type {type(state).__name__}) has no field {e.name!r}: this "
+                f"optimizer's init did not make it (at {user_location()}).\n"
+                "Fix: pass the state returned by this optimizer's own init (or by its last update), in the "
+                "order update(grads, state, params).") from None
+
+    checked._state_checked = True
+    checked.__wrapped__ = update
+    checked.__doc__ = update.__doc__
+    return checked
 
 
 class EmptyState(NamedTuple):
@@ -166,9 +201,20 @@ def highest_float_dtype(params, default=np.float32):
 # ----------------------------------------------------------------------------- structures
 
 def check_structure(owner, a, b, names):
-    """``TreeStructureError`` naming the first differing path unless ``a`` and ``b`` match."""
+    """``TreeStructureError`` naming the first differing path unless ``a`` and ``b`` match,
+    and ``ShapeError`` naming the first leaf whose shapes differ."""
     if tree.structure(a) != tree.structure(b):
         tree.check_same_structure(owner, a, b, names=names)
+    for i, (x, y) in enumerate(zip(tree.leaves(a), tree.leaves(b))):
+        sx, sy = getattr(x, "shape", None), getattr(y, "shape", None)
+        if sx is not None and sy is not None and tuple(sx) != tuple(sy):
+            from jax.tree_util import tree_flatten_with_path
+            from ..errors import ShapeError, user_location
+            where = tree.keystr(tree_flatten_with_path(a)[0][i][0])
+            raise ShapeError(
+                f"{owner}: {names[0]} and {names[1]} differ in shape at {where}: {tuple(sx)} vs {tuple(sy)} "
+                f"(at {user_location()}).\nFix: build the state with init(params) from params shaped like the "
+                "gradients (a state made or saved for another model does not fit).")
 
 
 def require_params(owner, params, why):
