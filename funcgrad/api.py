@@ -8,7 +8,7 @@ from . import tree as tree_util
 from .core.avals import ShapedArray, get_aval
 from .core.ir import eval_ir as _eval_ir
 from .core.staging import stage
-from .errors import (DTypeError, NonDifferentiableError, ShapeError, TreeStructureError, api_boundary,
+from .errors import (DTypeError, NonDifferentiableError, ShapeError, TreeStructureError, api_boundary, check_callable,
                      user_location)
 from .transforms.jvp import jvp_flat
 from .transforms.reverse import vjp_flat
@@ -57,6 +57,15 @@ def _finished_aux(aux):
     return tree_util.map(lower, aux)
 
 
+def _looks_like_value_and_aux(out_tree, outs):
+    """Whether a function's output is a pair whose first part is one scalar: ``(loss, aux)``."""
+    if out_tree is None:
+        return False
+    shaped = tree_util.unflatten(out_tree, range(len(outs)))
+    return (isinstance(shaped, (tuple, list)) and len(shaped) == 2 and isinstance(shaped[0], int)
+            and get_aval(outs[shaped[0]]).shape == ())
+
+
 def _flat_fun(fun, args, kwargs, argnums, in_tree, has_aux, aux_box, out_box):
     """A flat-to-flat version of ``fun`` differentiated in ``args[argnums]``."""
     def flat(*leaves):
@@ -81,6 +90,7 @@ def _flat_fun(fun, args, kwargs, argnums, in_tree, has_aux, aux_box, out_box):
 def vjp(fun, *primals, has_aux=False):
     """``(out, vjp_fn)`` (and ``aux``): ``vjp_fn(cotangent)`` returns a tuple of one
     cotangent per primal, each shaped and typed like it."""
+    check_callable("vjp", fun)
     leaves, in_tree = tree_util.flatten(primals)
     _check_float_leaves("vjp", fun, primals, "primals")
     aux, out_tree = [None], [None]
@@ -128,6 +138,7 @@ def _fix_ct(ct, primal):
 
 def value_and_grad(fun, argnums=0, has_aux=False):
     """``fun``'s value and its gradient in ``args[argnums]`` (``((value, aux), grads)`` with has_aux)."""
+    check_callable("value_and_grad", fun)
 
     @functools.wraps(fun)
     @api_boundary
@@ -142,10 +153,14 @@ def value_and_grad(fun, argnums=0, has_aux=False):
         outs, back = vjp_flat(flat, leaves, origin=f"grad of {_fun_name(fun)}")
         if len(outs) != 1 or get_aval(outs[0]).shape != ():
             shapes = [get_aval(o).shape for o in outs]
+            fix = ("reduce the output to a scalar (e.g. .sum() or .mean()), or use funcgrad.jacrev / funcgrad.vjp "
+                   "for non-scalar outputs.")
+            if not has_aux and _looks_like_value_and_aux(out_tree[0], outs):
+                fix = ("the function returns a pair (scalar, more); if that is (loss, auxiliary data), pass "
+                       "has_aux=True: grad(f, has_aux=True)(...) returns (gradient, aux). Otherwise " + fix)
             raise NonDifferentiableError(
                 f"grad of {_fun_name(fun)}: the output must be a scalar, got shape(s) {shapes} "
-                f"(at {user_location()}).\nFix: reduce the output to a scalar (e.g. .sum() or .mean()), or use "
-                "funcgrad.jacrev / funcgrad.vjp for non-scalar outputs.")
+                f"(at {user_location()}).\nFix: {fix}")
         out = outs[0]
         oa = get_aval(out)
         if oa.dtype.kind != "f":
@@ -153,7 +168,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
                 f"grad of {_fun_name(fun)}: the output has dtype {oa.dtype}; grad needs a real floating-point "
                 f"scalar (at {user_location()}).\nFix: return a float value (x.astype(float32)), or use "
                 "funcgrad.vjp / funcgrad.jacrev.")
-        cts = back([np.ones((), oa.dtype)])
+        cts = back([np.ones((), oa.dtype)], free=True)  # the only call: free the tape as it goes
         cts = [_fix_ct(c, p) for c, p in zip(cts, leaves, strict=True)]
         grads = tree_util.unflatten(in_tree, cts)
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
@@ -165,6 +180,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
 
 def grad(fun, argnums=0, has_aux=False):
     """The gradient of scalar-valued ``fun`` in ``args[argnums]``, shaped like those arguments."""
+    check_callable("grad", fun)
     vg = value_and_grad(fun, argnums, has_aux)
 
     @functools.wraps(fun)
@@ -200,6 +216,7 @@ def _check_tangents(fun, primals, tangents):
 @api_boundary
 def jvp(fun, primals, tangents):
     """Forward mode: ``(fun(*primals), J @ tangents)``."""
+    check_callable("jvp", fun)
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError("jvp: primals and tangents must be tuples or lists (one entry per argument), "
                         f"got {type(primals).__name__} and {type(tangents).__name__}")
@@ -216,6 +233,7 @@ def jvp(fun, primals, tangents):
 def linearize(fun, *primals):
     """``(fun(*primals), jvp_fn)``: the forward pass runs once; ``jvp_fn(*tangents)``
     replays only the recorded linear (tangent) program."""
+    check_callable("linearize", fun)
     _check_float_leaves("linearize", fun, primals, "primals")
     p_leaves, p_tree = tree_util.flatten(primals)
     out_tree, primal_out = [None], [None]
@@ -253,6 +271,7 @@ def jacfwd(fun, argnums=0, has_aux=False):
     The result is a pytree shaped like the output whose leaves are pytrees shaped like
     the chosen arguments; each block has shape ``out.shape + in.shape``.
     """
+    check_callable("jacfwd", fun)
     @functools.wraps(fun)
     @api_boundary
     def jac_fun(*args, **kwargs):
@@ -305,6 +324,7 @@ def jacfwd(fun, argnums=0, has_aux=False):
 def jacrev(fun, argnums=0, has_aux=False):
     """The Jacobian by reverse mode: one forward pass, then the VJP of every output basis
     vector, vectorised with ``vmap`` into one backward pass per output."""
+    check_callable("jacrev", fun)
     @functools.wraps(fun)
     @api_boundary
     def jac_fun(*args, **kwargs):
@@ -345,6 +365,7 @@ def jacrev(fun, argnums=0, has_aux=False):
 
 def hessian(fun, argnums=0):
     """Second derivatives: ``jacfwd(jacrev(fun))``."""
+    check_callable("hessian", fun)
     return jacfwd(jacrev(fun, argnums), argnums)
 
 
@@ -371,6 +392,7 @@ def make_ir(fun, static_argnums=()):
     Works on any function, transformed ones included: ``make_ir(grad(loss))(params)``
     shows the forward and backward equations.  ``str(ir)`` is readable text.
     """
+    check_callable("make_ir", fun)
     @functools.wraps(fun)
     @api_boundary
     def make_ir_fun(*args, **kwargs):
@@ -447,6 +469,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
     arguments / outputs.  Every primitive batches (those without a vectorised rule by
     a loop over the batch).
     """
+    check_callable("vmap", fun)
     @functools.wraps(fun)
     @api_boundary
     def vmapped(*args, **kwargs):

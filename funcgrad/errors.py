@@ -58,6 +58,20 @@ class TreeStructureError(FuncgradError, ValueError):
     """Two pytrees that must match have different structures."""
 
 
+class NotCallableError(FuncgradError, TypeError):
+    """A transform was given something other than a function (``grad(loss(w))``
+    instead of ``grad(loss)``)."""
+
+
+def check_callable(transform, fun):
+    """:class:`NotCallableError` unless ``fun`` can be called."""
+    if not callable(fun):
+        raise NotCallableError(
+            f"{transform} takes a function, got a {type(fun).__name__} ({fun!r:.60}) at {user_location()}.\n"
+            f"Fix: pass the function itself, {transform}(loss), and call what it returns: "
+            f"{transform}(loss)(params) -- not {transform}(loss(params)).")
+
+
 class ScalarShapeError(ShapeError, TypeError):
     """A value that must be a scalar is not (a ``cond`` predicate, a ``switch`` index,
     what a ``while_loop``'s ``cond_fun`` returns): a :class:`ShapeError` that is also

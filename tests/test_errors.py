@@ -366,3 +366,22 @@ def test_numpy_ufuncs_on_traced_values_compute_operators_and_refuse_the_rest():
         return fnp.sum(b)
     with pytest.raises(ConcretizationError, match=r"(?s)write into a NumPy array.*a = a \+ x"):
         fg.grad(accumulate)(x)
+
+
+@pytest.mark.parametrize("transform", [fg.grad, fg.value_and_grad, fg.vmap, fg.jacfwd, fg.jacrev, fg.hessian,
+                                       fg.make_ir])
+def test_a_value_where_a_function_is_expected_says_to_pass_the_function(transform):
+    from funcgrad.errors import NotCallableError
+    w = np.ones(3)
+    with pytest.raises(NotCallableError, match=r"(?s)takes a function, got a .*Fix: pass the function itself"):
+        transform(fnp.sum(w ** 2))
+
+
+def test_grad_of_a_pair_without_has_aux_suggests_it():
+    with pytest.raises(NonDifferentiableError, match="pass has_aux=True"):
+        fg.grad(lambda w: (fnp.sum(w ** 2), {"n": 1}))(np.ones(3))
+    with pytest.raises(NonDifferentiableError) as e:          # a plain vector output: no such hint
+        fg.grad(lambda w: w ** 2)(np.ones(3))
+    assert "has_aux=True" not in str(e.value)
+    g, aux = fg.grad(lambda w: (fnp.sum(w ** 2), {"n": 1}), has_aux=True)(np.ones(3))
+    np.testing.assert_allclose(g, 2 * np.ones(3))
