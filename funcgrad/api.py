@@ -25,6 +25,12 @@ def _zeros_like(x):
 def _check_float_leaves(transform, fun, tree, argname):
     """NonDifferentiableError naming the first integer/bool leaf and its path."""
     for path, leaf in tree_util._jtu.tree_flatten_with_path(tree)[0]:
+        if not (hasattr(leaf, "shape") or isinstance(leaf, (int, float, bool, complex))):
+            raise NonDifferentiableError(
+                f"{transform} of {_fun_name(fun)}: {argname}{tree_util._jtu.keystr(path)} is a "
+                f"{type(leaf).__name__} ({leaf!r:.60}), not an array, so it has no derivative (at {user_location()})."
+                "\nFix: register its class as a pytree (funcgrad.tree.register_node) so its array fields become "
+                "leaves, or leave this argument out of argnums (close over it, or pass it as another argument).")
         aval = get_aval(leaf)
         if aval.dtype.kind != "f":
             raise NonDifferentiableError(
@@ -479,7 +485,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
         if isinstance(axes, list):
             axes = tuple(axes)
         if isinstance(axes, tuple) and not hasattr(axes, "_fields") and len(axes) != len(args):
-            raise ValueError(f"vmap of {_fun_name(fun)}: in_axes has {len(axes)} entries for {len(args)} "
+            raise TreeStructureError(f"vmap of {_fun_name(fun)}: in_axes has {len(axes)} entries for {len(args)} "
                              f"positional arguments (at {user_location()}).\nFix: one entry per argument.")
         # Keyword arguments are always mapped over their leading axis (as in JAX).
         leaves, in_tree = tree_util.flatten((args, kwargs))
@@ -490,28 +496,36 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
         # unmapped NumPy arrays become funcgrad arrays, so that a batched index can index them
         leaves = [x.view(Array) if type(x) is np.ndarray and d is None else x
                   for x, d in zip(leaves, specs, strict=True)]
-        for x, d in zip(leaves, specs, strict=True):
+        for i, (x, d) in enumerate(zip(leaves, specs, strict=True)):
             if d is None:
                 dims.append(None)
                 continue
+            if not (hasattr(x, "shape") or isinstance(x, (int, float, bool, complex))):
+                path = tree_util._jtu.tree_flatten_with_path((args, kwargs))[0][i][0]
+                head = f"argument {path[1].idx}" if path[0].idx == 0 else f"keyword argument {path[1].key!r}"
+                where = head + (tree_util._jtu.keystr(path[2:]) if len(path) > 2 else "")
+                raise TreeStructureError(
+                    f"vmap of {_fun_name(fun)}: {where} is a {type(x).__name__} ({x!r:.60}), not an "
+                    f"array, and in_axes maps it (at {user_location()}).\nFix: give it in_axes None (or close over "
+                    "it), or register its class as a pytree (funcgrad.tree.register_node) so its arrays are leaves.")
             nd = len(np.shape(x))
             if not isinstance(d, int) or not -nd <= d < max(nd, 1) or nd == 0:
-                raise ValueError(f"vmap of {_fun_name(fun)}: in_axes {d} for an argument of shape {np.shape(x)} "
+                raise ShapeError(f"vmap of {_fun_name(fun)}: in_axes {d} for an argument of shape {np.shape(x)} "
                                  f"(at {user_location()}).\nFix: map over an existing axis, or pass None.")
             d %= nd
             dims.append(d)
             sizes.setdefault(np.shape(x)[d], []).append(np.shape(x))
         if len(sizes) > 1:
-            raise ValueError(f"vmap of {_fun_name(fun)}: the mapped axes have different sizes "
+            raise ShapeError(f"vmap of {_fun_name(fun)}: the mapped axes have different sizes "
                              f"{sorted(sizes)} (shapes {[s for v in sizes.values() for s in v]}) "
                              f"(at {user_location()}).\nFix: give every mapped argument the same size along "
                              "its in_axes.")
         size = next(iter(sizes)) if sizes else axis_size
         if size is None:
-            raise ValueError(f"vmap of {_fun_name(fun)}: no argument is mapped, so the batch size is unknown "
+            raise ShapeError(f"vmap of {_fun_name(fun)}: no argument is mapped, so the batch size is unknown "
                              f"(at {user_location()}).\nFix: map at least one argument, or pass axis_size.")
         if axis_size is not None and size != axis_size:
-            raise ValueError(f"vmap of {_fun_name(fun)}: axis_size={axis_size} but the mapped axes have size "
+            raise ShapeError(f"vmap of {_fun_name(fun)}: axis_size={axis_size} but the mapped axes have size "
                              f"{size} (at {user_location()}).")
         out_tree = [None]
 
@@ -529,7 +543,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
         for o, d, spec in zip(outs, out_dims, ospecs, strict=True):
             if spec is None:
                 if d is not None:
-                    raise ValueError(f"vmap of {_fun_name(fun)}: out_axes=None for an output that depends on "
+                    raise ShapeError(f"vmap of {_fun_name(fun)}: out_axes=None for an output that depends on "
                                      f"the mapped axis (at {user_location()}).\nFix: map that output.")
                 result.append(o)
                 continue

@@ -385,3 +385,25 @@ def test_grad_of_a_pair_without_has_aux_suggests_it():
     assert "has_aux=True" not in str(e.value)
     g, aux = fg.grad(lambda w: (fnp.sum(w ** 2), {"n": 1}), has_aux=True)(np.ones(3))
     np.testing.assert_allclose(g, 2 * np.ones(3))
+
+
+def test_non_array_arguments_name_their_path_and_the_fix():
+    class Params:
+        pass
+    with pytest.raises(NonDifferentiableError, match=r"(?s)argument 0 is a Params.*register_node"):
+        fg.grad(lambda p: 1.0)(Params())
+    with pytest.raises(TreeStructureError, match=r"(?s)keyword argument 's'\['k'\] is a str.*in_axes None"):
+        fg.vmap(lambda x, s: x)(np.ones(2), s={"k": "a"})
+    with pytest.raises(TreeStructureError, match=r"(?s)argument 0 is a str.*register_node"):
+        fg.vmap(lambda s, x: x)("a", np.ones(2))
+    np.testing.assert_allclose(fg.vmap(lambda s, x: x * 2, in_axes=(None, 0))("a", np.ones(2)), 2 * np.ones(2))
+
+
+def test_vmap_argument_errors_are_funcgrad_errors_and_still_value_errors():
+    for bad in (lambda: fg.vmap(lambda x: x, in_axes=(0, 1))(np.ones(3)),
+                lambda: fg.vmap(lambda x: x, in_axes=1)(np.ones(3)),
+                lambda: fg.vmap(lambda x, y: x + y)(np.ones(3), np.ones(4)),
+                lambda: fg.vmap(lambda x: x, in_axes=None)(np.ones(3))):
+        with pytest.raises(ValueError) as e:
+            bad()
+        assert isinstance(e.value, (ShapeError, TreeStructureError)), type(e.value)
