@@ -7,7 +7,7 @@ import pytest
 
 import funcgrad as fg
 from funcgrad.core.primitive import REGISTRY
-from op_table import ROWS
+from op_table import GRAD_ROWS, ROWS
 
 RULES = ("impl", "shape", "jvp", "reverse", "lower", "batch")
 
@@ -102,3 +102,170 @@ def test_select_blend_matches_np_where_bit_for_bit(case):
     got, want = select_impl(*args), np.where(*args)
     assert got.dtype == want.dtype and got.shape == want.shape
     np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+
+
+# ----------------------------------------------------------------------------- residual declarations
+#
+# Reverse mode keeps only the residuals a primitive declares (``Primitive.residuals``) and
+# replaces the others by their shape and dtype (``reverse._shape_only``).  A VJP rule that
+# reads an undeclared value would silently compute garbage, so here every undeclared value
+# becomes a poison object that records any read of its data, and every op-table row's
+# gradient must be exactly the gradient computed with every residual kept.
+
+class _Poison:
+    """Stands for a dropped residual: shape and dtype, and a record of any read of its data."""
+
+    __slots__ = ("aval", "prim")
+    reads = []
+
+    def __init__(self, aval, prim):
+        self.aval, self.prim = aval, prim
+
+    shape = property(lambda self: self.aval.shape)
+    dtype = property(lambda self: self.aval.dtype)
+    ndim = property(lambda self: len(self.aval.shape))
+    size = property(lambda self: self.aval.size)
+
+    def _read(self, *args, **kwargs):
+        _Poison.reads.append(self.prim)
+        raise RuntimeError(f"the VJP of {self.prim} read a residual it does not declare")
+
+    __array__ = __array_ufunc__ = __array_function__ = __getitem__ = __iter__ = __len__ = _read
+    __float__ = __int__ = __bool__ = __index__ = __complex__ = _read
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _read
+    __neg__ = __pow__ = __rpow__ = __lt__ = __le__ = __gt__ = __ge__ = __eq__ = __ne__ = _read
+    __hash__ = None
+
+
+def _poisoning(prim_of_node):
+    from funcgrad.core.avals import get_aval
+
+    def shape_only(x):
+        if type(x) is list:
+            return [shape_only(o) for o in x]
+        if isinstance(x, (np.ndarray, np.generic, int, float, bool)):  # scalars too, though reverse keeps them
+            return _Poison(get_aval(x), prim_of_node[0])
+        return x
+    return shape_only
+
+
+def _row_grad(row):
+    import funcgrad.numpy as fnp
+    from funcgrad.core.avals import get_aval
+    from op_table import leaves
+    args, nums = row.grad_args()
+
+    def f(*diff):
+        full = list(args)
+        for i, d in zip(nums, diff, strict=True):
+            full[i] = d
+        outs = [o for o in leaves(row.fn(*full)) if get_aval(o).dtype.kind == "f"]
+        rng = np.random.default_rng(0)
+        return sum(fnp.sum(o * rng.standard_normal(np.shape(o))) for o in outs)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return fg.grad(f, argnums=tuple(range(len(nums))))(*[args[i] for i in nums])
+
+
+def _grad_with(monkeypatch, row, residuals):
+    """The row's gradient with every primitive's residuals set from ``residuals`` (prim ->
+    declaration; the registry's own where absent) and the undeclared ones poisoned."""
+    from funcgrad.transforms import reverse
+    current = [None]
+    process = reverse.ReverseTrace.process
+
+    def tracking(self, prim, args, params):
+        current[0] = prim.name
+        return process(self, prim, args, params)
+
+    with monkeypatch.context() as m:
+        m.setattr(reverse.ReverseTrace, "process", tracking)
+        m.setattr(reverse, "_shape_only", _poisoning(current))
+        for p, r in residuals.items():
+            m.setattr(p, "residuals", r)
+        _Poison.reads.clear()
+        try:
+            return _row_grad(row), list(_Poison.reads)
+        except Exception as e:  # noqa: BLE001
+            return e, list(_Poison.reads)
+
+
+_VJP_PRIMS = [p for p in REGISTRY.values() if p.vjps is not None and p.vjp_fwd is None]
+
+
+def _assert_same(got, want):
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+
+
+@pytest.mark.parametrize("row", [pytest.param(r, id=r.id) for r in GRAD_ROWS])
+def test_vjp_rules_read_only_their_declared_residuals(monkeypatch, row):
+    """Every op-table row's gradient with the undeclared residuals poisoned equals the
+    gradient with every residual kept (bit for bit: the same operations run)."""
+    want, _ = _grad_with(monkeypatch, row, {p: None for p in _VJP_PRIMS})
+    if isinstance(want, Exception):
+        pytest.skip(f"the row has no eager gradient: {want!r:.100}")
+    got, reads = _grad_with(monkeypatch, row, {})
+    assert not reads, f"VJP rules that read undeclared residuals: {sorted(set(reads))}"
+    assert not isinstance(got, Exception), got
+    _assert_same(got, want)
+
+
+def test_poisoned_residuals_are_caught(monkeypatch):
+    """The check above has teeth: declaring that mul's VJP reads nothing is caught."""
+    from funcgrad.primitives.elementwise import mul_p
+    row = next(r for r in GRAD_ROWS if r.id.startswith("multiply"))
+    _, reads = _grad_with(monkeypatch, row, {mul_p: ()})
+    assert "mul" in reads
+
+
+# Declarations the rules need in full: the rule reads the inputs and the output (or, for
+# div, y and the output: declared as (1, "ans")).
+_NEEDS_BOTH = {
+    "pow": "dx reads x and y, dy reads x and the output",
+    "div": "declared (1, 'ans'): dx reads y, dy reads y and the output",
+    "reduce_prod": "prod / x_i: the output and x",
+    "cumprod": "the output and x",
+    "solve": "the solution (output) and the matrix",
+    "scatter": "x, the updates and the indices for min/max/mul; the output for mul with repeats",
+}
+
+_TIGHTER = ((), ("ans",), ("inputs",))
+
+
+def test_residual_declarations_are_tight(monkeypatch):
+    """No primitive keeps more than its VJP reads: for each primitive declaring all
+    residuals (None), a tighter declaration fails on some op-table row that reaches it."""
+    reached = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for row in GRAD_ROWS:
+            try:
+                names = fg.make_ir(row.fn)(*row.args()).primitives()
+            except Exception:  # noqa: BLE001
+                continue
+            for n in names:
+                reached.setdefault(n, []).append(row)
+    loose = {}
+    for p in _VJP_PRIMS:
+        if p.residuals is not None or p.nondiff or p.name in _NEEDS_BOTH or p.name not in reached:
+            continue
+        rows = reached[p.name][:6]
+        wants = [_grad_with(monkeypatch, r, {q: None for q in _VJP_PRIMS})[0] for r in rows]
+        for cand in _TIGHTER:
+            ok = True
+            for r, want in zip(rows, wants, strict=True):
+                if isinstance(want, Exception):
+                    continue
+                got, reads = _grad_with(monkeypatch, r, {p: cand})
+                try:
+                    assert not reads and not isinstance(got, Exception)
+                    _assert_same(got, want)
+                except AssertionError:
+                    ok = False
+                    break
+            if ok:
+                loose[p.name] = cand
+                break
+    assert not loose, f"primitives that keep more residuals than their VJP reads (declare these): {loose}"

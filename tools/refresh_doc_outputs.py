@@ -32,7 +32,7 @@ def refresh(path):
                 out = io.StringIO()
                 with contextlib.redirect_stdout(out):
                     exec(compile(code, f"{rel}[block {i}]", "exec"), namespace)
-                got = [line.rstrip() for line in out.getvalue().strip().splitlines()]
+                got = [line.rstrip() for line in out.getvalue().strip("\n").rstrip().splitlines()]
                 if shown is not None and [line.rstrip() for line in shown.strip().splitlines()] != got:
                     print(f"--- {rel}, block {i}:\n" + "\n".join(got))
                     start, end = m.span(3)

@@ -97,7 +97,9 @@ def eval_ir(ir, *args):
     """Run ``ir`` on flat arguments and return its flat outputs (a list).
 
     Each equation is applied with ``bind``, so an IR can be transformed like any
-    function: ``grad(lambda x: eval_ir(ir, x)[0])`` works.
+    function: ``grad(lambda x: eval_ir(ir, x)[0])`` works.  A value is dropped after
+    its last use, so the peak memory is what is live, not every intermediate (the
+    backward program of ``checkpoint`` recomputes a whole block).
     """
     if len(args) != len(ir.in_vars):
         raise TypeError(f"eval_ir: the program takes {len(ir.in_vars)} flat arguments, got {len(args)}")
@@ -110,14 +112,37 @@ def eval_ir(ir, *args):
     def read(atom):
         return atom.val if type(atom) is Literal else env[atom]
 
-    for eqn in ir.eqns:
+    for eqn, dead in zip(ir.eqns, _last_uses(ir), strict=True):
         out = eqn.prim.bind(*[read(x) for x in eqn.inputs], **eqn.params)
         if eqn.prim.multiple_results:
             for v, o in zip(eqn.outputs, out, strict=True):
                 env[v] = o
         else:
             env[eqn.outputs[0]] = out
+        del out
+        for v in dead:
+            del env[v]
     return [read(x) for x in ir.outs]
+
+
+def _last_uses(ir):
+    """Per equation, the variables not read after it (its inputs' last use, or
+    outputs never read), cached on ``ir``."""
+    cache = derived_cache(ir)
+    hit = cache.get("last_uses")
+    if hit is None:
+        seen = {x for x in ir.outs if type(x) is Var}
+        hit = []
+        for eqn in reversed(ir.eqns):
+            dead = []
+            for x in (*eqn.inputs, *eqn.outputs):
+                if type(x) is Var and x not in seen:
+                    seen.add(x)
+                    dead.append(x)
+            hit.append(tuple(dead))
+        hit.reverse()
+        cache["last_uses"] = hit
+    return hit
 
 
 def dce(ir):

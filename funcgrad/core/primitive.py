@@ -44,8 +44,11 @@ class Primitive:
         self.nondiff = nondiff          # outputs carry no derivative (comparisons, argmax)
         self.impl = self.shape = self.jvp = self.vjps = self.lower = self.batch = None
         self.vjp_fwd = self.vjp_bwd = None
-        # What the VJP rules read: None (inputs and output), or a subset of {"inputs", "ans"};
-        # reverse mode keeps only abstract values (shape, dtype) of the rest.
+        # What the VJP rules read: None (inputs and output), or a collection of "inputs"
+        # (all of them), input positions (ints: only those inputs) and "ans" (the output);
+        # reverse mode keeps only abstract values (shape, dtype) of the rest.  A rule that
+        # reads an undeclared value computes garbage or fails: tests/test_primitive_rules.py
+        # runs every op-table row's gradient with the undeclared values poisoned.
         self.residuals = None
         REGISTRY[name] = self
 

@@ -5,6 +5,9 @@ abstract value.  Each primitive applied to it runs its shape rule and appends on
 equation.  Values that are not staging tracers (NumPy arrays, outer tracers)
 become constants of the program; Python and NumPy scalars become literals.
 """
+import gc
+import threading
+
 import numpy as np
 
 from ..config import config
@@ -101,9 +104,55 @@ class StagingTrace(Trace):
         raise concretization_error(what, f"with shape/dtype {tracer.aval.str_short()}", self.fun_name)
 
 
+# ----------------------------------------------------------------------------- garbage collection
+
+_NO_FULL = 1 << 30  # a generation-2 threshold never reached
+_gc_lock = threading.Lock()
+_gc_depth = 0
+_gc_saved = None    # (thresholds before the outermost entry, thresholds set by it)
+
+
+class no_full_gc:
+    """While staging and lowering, no full (generation-2) garbage collection.
+
+    A program being traced keeps every object it makes (tracers, variables, equations,
+    jax's own trace), and surviving young objects are what triggers full collections:
+    each walks the user's whole heap (170 ms in a process of a few million objects) and
+    frees nothing here.  The generation-2 threshold is raised for the outermost entry,
+    across threads, and put back exactly on the last exit, unless someone set other
+    thresholds meanwhile; young collections go on as before."""
+
+    __slots__ = ()
+
+    def __enter__(self):
+        global _gc_depth, _gc_saved
+        with _gc_lock:
+            if _gc_depth == 0:
+                old = gc.get_threshold()
+                if old[0] and len(old) == 3 and old[2] < _NO_FULL:
+                    new = (old[0], old[1], _NO_FULL)
+                    gc.set_threshold(*new)
+                    _gc_saved = (old, gc.get_threshold())
+                else:  # collection disabled by threshold, or thresholds of another kind
+                    _gc_saved = None
+            _gc_depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        global _gc_depth, _gc_saved
+        with _gc_lock:
+            _gc_depth -= 1
+            if _gc_depth == 0 and _gc_saved is not None:
+                old, ours = _gc_saved
+                _gc_saved = None
+                if gc.get_threshold() == ours:
+                    gc.set_threshold(*old)
+        return False
+
+
 def stage(fun, in_avals, fun_name=None, origin=None, keep_dead=False):
     """Trace ``fun`` (flat args -> flat outputs) at ``in_avals`` into an IR."""
-    with new_trace(StagingTrace, fun_name, origin=origin) as trace:
+    with no_full_gc(), new_trace(StagingTrace, fun_name, origin=origin) as trace:
         args = [trace.new_arg(a) for a in in_avals]
         outs = fun(*args)
         out_atoms = [trace.atom(o) for o in outs]

@@ -9,8 +9,10 @@ multiplies cotangents by them (then sums away broadcast dimensions).
 """
 import numpy as np
 import jax.numpy as jnp
+from jax import lax
 
 from ..core.primitive import Primitive, defvjp
+from ._lower import bcast as _bcast, cast as _cast, fast as _fast
 from ._util import aval, dtype_of, probe_dtype, shape_error, shape_of, weak_result
 
 
@@ -35,16 +37,32 @@ def _elementwise_shape(prim, fn, out_dtype=None):
 
 
 def _lower_elementwise(jfn, compute_in_out_dtype=True):
-    """Lowering: cast operands to the IR's dtype, then apply the jax.numpy function."""
+    """Lowering: cast operands to the IR's dtype, then apply the jax.numpy function --
+    or, for the dtype kinds in ``_LAX`` (where ``jfn`` on operands of one dtype is that
+    ``jax.lax`` function), broadcast them to one rank and bind the lax primitive."""
+    fast = {}
+
     def rule(ctx, *args):
         if compute_in_out_dtype:
             dt = ctx.avals_out[0].dtype
         else:  # comparisons: compute in the promoted operand dtype
             from ..core.avals import promote_avals
             dt = promote_avals(ctx.avals_in)[0]
+        lfn = fast.get(dt.kind)
+        if lfn is not None:
+            shape = ctx.avals_out[0].shape
+            return lfn(*[_bcast(_cast(a, dt), shape) for a in args])
         args = [jnp.asarray(a, dt) for a in args]
         return jfn(*args)
+    rule.fast = fast  # kind -> lax function, filled in by _use_lax below
     return rule
+
+
+def _use_lax(prim, lax_fn, kinds, nargs, sample=np.float32):
+    """Lower ``prim`` on operands of these dtype kinds with ``lax_fn`` (bound directly)."""
+    fn = _fast(lax_fn, nargs, sample)
+    for k in kinds:
+        prim.lower.fast[k] = fn
 
 
 def unbroadcast(g, x):
@@ -142,6 +160,11 @@ exp, log, log1p, expm1, sqrt, cbrt = (_bind1(p) for p in (exp_p, log_p, log1p_p,
 sin, cos, asin, acos, atan = (_bind1(p) for p in (sin_p, cos_p, asin_p, acos_p, atan_p))
 sinh, cosh, tanh, asinh, acosh, atanh = (_bind1(p) for p in (sinh_p, cosh_p, tanh_p, asinh_p, acosh_p, atanh_p))
 abs_, logical_not = _bind1(abs_p), _bind1(not_p)
+
+# Derivatives that read only the operand, never the output.
+for _p in (log_p, log1p_p, sin_p, cos_p, asin_p, acos_p, atan_p, sinh_p, cosh_p, asinh_p, acosh_p, atanh_p,
+           abs_p):
+    _p.residuals = ("inputs",)
 
 
 # ----------------------------------------------------------------------------- binary
@@ -258,6 +281,42 @@ maximum, minimum, atan2 = _bind2(max_p), _bind2(min_p), _bind2(atan2_p)
 eq, ne, lt, le = (_bind2(p) for p in (eq_p, ne_p, lt_p, le_p))
 bitwise_and, bitwise_or, bitwise_xor = _bind2(bitwise_and_p), _bind2(bitwise_or_p), _bind2(bitwise_xor_p)
 
+# What each binary VJP reads (see Primitive.residuals): the operands, never the output,
+# except div's (d/dy x / y = -ans / y: y and the output, never x); pow's reads all.
+for _p in (mul_p, rem_p, max_p, min_p, atan2_p):
+    _p.residuals = ("inputs",)
+div_p.residuals = (1, "ans")
+floor_divide_p.residuals = ()
+
+
+# Lowering straight to jax.lax where jax.numpy's function on operands already of the
+# result dtype is exactly that lax primitive (see jax/_src/numpy/ufuncs.py); other
+# kinds (bool add, unsigned abs, integer floor_divide, ...) keep the jax.numpy rule.
+for _p, _fn in ((neg_p, lax.neg), (sign_p, lax.sign), (abs_p, lax.abs)):
+    _use_lax(_p, _fn, "if", 1)
+for _p, _fn in ((floor_p, lax.floor), (ceil_p, lax.ceil), (exp_p, lax.exp), (log_p, lax.log),
+                (log1p_p, lax.log1p), (expm1_p, lax.expm1), (sqrt_p, lax.sqrt), (cbrt_p, lax.cbrt),
+                (sin_p, lax.sin), (cos_p, lax.cos), (asin_p, lax.asin), (acos_p, lax.acos),
+                (atan_p, lax.atan), (sinh_p, lax.sinh), (cosh_p, lax.cosh), (tanh_p, lax.tanh),
+                (asinh_p, lax.asinh), (acosh_p, lax.acosh), (atanh_p, lax.atanh)):
+    _use_lax(_p, _fn, "f", 1)
+_use_lax(round_p, lambda x: lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN), "f", 1)
+_use_lax(not_p, lax.bitwise_not, "b", 1, bool)
+for _p, _fn in ((add_p, lax.add), (sub_p, lax.sub), (mul_p, lax.mul), (max_p, lax.max), (min_p, lax.min),
+                (lt_p, lax.lt), (le_p, lax.le)):
+    _use_lax(_p, _fn, "iuf", 2)
+_use_lax(add_p, lax.bitwise_or, "b", 2, bool)   # jnp.add / jnp.multiply of bools
+_use_lax(mul_p, lax.bitwise_and, "b", 2, bool)
+for _p, _fn in ((eq_p, lax.eq), (ne_p, lax.ne)):
+    _use_lax(_p, _fn, "iuf", 2)
+    _use_lax(_p, _fn, "b", 2, bool)
+for _p, _fn in ((div_p, lax.div), (atan2_p, lax.atan2)):
+    _use_lax(_p, _fn, "f", 2)
+for _p, _fn in ((bitwise_and_p, lax.bitwise_and), (bitwise_or_p, lax.bitwise_or),
+                (bitwise_xor_p, lax.bitwise_xor)):
+    _use_lax(_p, _fn, "iu", 2, np.int32)
+    _use_lax(_p, _fn, "b", 2, bool)
+
 
 # Compositions rather than primitives: fewer rules to get right.
 
@@ -338,8 +397,24 @@ def _select_shape(pred, x, y):
 
 
 select_p.shape = _select_shape
-select_p.lower = lambda ctx, p, x, y: jnp.where(jnp.asarray(p, bool), jnp.asarray(x, ctx.avals_out[0].dtype),
-                                                jnp.asarray(y, ctx.avals_out[0].dtype))
+def _select_lower(ctx, p, x, y):
+    """``jnp.where`` with the operands cast and broadcast explicitly: one ``select_n``."""
+    out = ctx.avals_out[0]
+    shape, dt = out.shape, out.dtype
+    p, x, y = (_full(_cast(a, d), shape) for a, d in ((p, np.dtype(bool)), (x, dt), (y, dt)))
+    return _select_n(p, y, x)
+
+
+def _full(x, shape):
+    s = np.shape(x) if isinstance(x, (np.ndarray, np.generic)) else x.shape
+    if tuple(s) == tuple(shape):
+        return x
+    nd = len(shape)
+    return lax.broadcast_in_dim(x, shape, tuple(range(nd - len(s), nd)))
+
+
+_select_n = _fast(lax.select_n, 3, bool)
+select_p.lower = _select_lower
 
 
 def _select_jvp(primals, tangents):
@@ -354,6 +429,7 @@ def _select_jvp(primals, tangents):
 
 
 select_p.jvp = _select_jvp
+select_p.residuals = (0,)  # the predicate; the operands only by shape and dtype (relu keeps its mask)
 defvjp(select_p,
        lambda g, ans, p, x, y: None,
        lambda g, ans, p, x, y: unbroadcast(select(p, g, np.zeros((), dtype_of(g))), x),
@@ -380,7 +456,7 @@ def _convert_impl(x, *, dtype):
 
 convert_p.impl = _convert_impl
 convert_p.shape = lambda x, *, dtype: aval(x.shape, dtype, False)
-convert_p.lower = lambda ctx, x, *, dtype: jnp.asarray(x, dtype)
+convert_p.lower = lambda ctx, x, *, dtype: _cast(x, np.dtype(dtype))
 
 
 def _convert_jvp(primals, tangents, *, dtype):

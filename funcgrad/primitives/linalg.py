@@ -14,6 +14,7 @@ import jax.lax as lax
 from ..core.avals import promote_avals
 from ..core.primitive import Primitive, defvjp, defvjp_indexed
 from ._util import aval, dtype_of, shape_error, shape_of, weak_result
+from ._lower import cast as _cast
 from .elementwise import add, convert_element_type, mul, neg
 from .reductions import reduce_sum
 from .shape import broadcast_in_dim, transpose
@@ -72,7 +73,7 @@ def _dot_shape(x, y, *, contract, batch):
 
 def _dot_lower(ctx, x, y, *, contract, batch):
     dt = ctx.avals_out[0].dtype
-    return lax.dot_general(jnp.asarray(x, dt), jnp.asarray(y, dt), (contract, batch))
+    return lax.dot_general(_cast(x, dt), _cast(y, dt), (contract, batch))
 
 
 def dot_general(x, y, contract, batch=((), ())):
@@ -119,6 +120,7 @@ dot_general_p.shape = _dot_shape
 dot_general_p.lower = _dot_lower
 dot_general_p.jvp = _dot_jvp
 defvjp_indexed(dot_general_p, _dot_vjp)
+dot_general_p.residuals = ("inputs",)  # each cotangent reads the other operand, never the output
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -239,6 +241,7 @@ cholesky_p.shape = _chol_shape
 cholesky_p.lower = lambda ctx, a: jnp.linalg.cholesky(a)
 cholesky_p.jvp = _chol_jvp
 defvjp(cholesky_p, _chol_vjp)
+cholesky_p.residuals = ("ans",)  # the factor L only
 
 
 def cholesky(a):
@@ -280,6 +283,7 @@ slogdet_p.shape = _slogdet_shape
 slogdet_p.lower = lambda ctx, a: list(jnp.linalg.slogdet(a))
 slogdet_p.jvp = _slogdet_jvp
 defvjp(slogdet_p, _slogdet_vjp)
+slogdet_p.residuals = ("inputs",)
 
 
 def slogdet(a):

@@ -14,6 +14,7 @@ from jax import lax
 
 from ..core.primitive import Primitive, defvjp
 from ._util import aval, dtype_error, dtype_of, shape_of
+from ._lower import cast as _cast
 from .elementwise import convert_element_type, div, mul
 from .shape import broadcast_in_dim
 
@@ -61,8 +62,30 @@ reduce_sum_p = _reduction("reduce_sum", np.sum, np.add, jnp.sum)
 reduce_max_p = _reduction("reduce_max", np.max, np.maximum, jnp.max)
 reduce_min_p = _reduction("reduce_min", np.min, np.minimum, jnp.min)
 reduce_prod_p = _reduction("reduce_prod", np.prod, np.multiply, jnp.prod)
-reduce_sum_p.lower = lambda ctx, x, *, axes: jnp.sum(x, axis=axes, dtype=ctx.avals_out[0].dtype)
-reduce_prod_p.lower = lambda ctx, x, *, axes: jnp.prod(x, axis=axes, dtype=ctx.avals_out[0].dtype)
+_F32_F64 = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _lax_reduction(jnp_fn, lax_fn, accumulates):
+    """``jnp_fn`` as ``lax_fn`` on the operand cast to the result dtype, where the two agree:
+    integer and float32/float64 results (jnp accumulates float16 in float32), and, for
+    max/min (which jnp refuses on empty axes), non-empty reductions of non-bool operands."""
+    def rule(ctx, x, *, axes):
+        dt = ctx.avals_out[0].dtype
+        if accumulates:
+            if dt.kind in "iu" or dt in _F32_F64:
+                return lax_fn(_cast(x, dt), tuple(axes))
+            return jnp_fn(x, axis=axes, dtype=dt)
+        a = ctx.avals_in[0]
+        if a.dtype.kind in "iuf" and a.dtype == dt and all(a.shape[i] for i in axes):
+            return lax_fn(_cast(x, dt), tuple(axes))
+        return jnp.asarray(jnp_fn(x, axis=axes), dt)
+    return rule
+
+
+reduce_sum_p.lower = _lax_reduction(jnp.sum, lax.reduce_sum, True)
+reduce_prod_p.lower = _lax_reduction(jnp.prod, lax.reduce_prod, True)
+reduce_max_p.lower = _lax_reduction(jnp.max, lax.reduce_max, False)
+reduce_min_p.lower = _lax_reduction(jnp.min, lax.reduce_min, False)
 
 
 def reduce_sum(x, axes):
@@ -243,6 +266,7 @@ defvjp(cumprod_p, lambda g, ans, x, *, axis, reverse: div(cumsum(mul(g, ans), ax
 # VJPs of these linear maps read only shapes and dtypes.
 reduce_sum_p.residuals = ()
 cumsum_p.residuals = ()
+reduce_max_p.residuals = reduce_min_p.residuals = ("inputs",)  # the weights come from x alone
 
 
 # ----------------------------------------------------------------------------- vmap

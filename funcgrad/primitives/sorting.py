@@ -71,6 +71,7 @@ def _sort_vjp(g, ans, x, *, axis):
 
 sort_p.jvp = _sort_jvp
 defvjp(sort_p, _sort_vjp)
+sort_p.residuals = ("inputs",)  # the permutation is argsort(x)
 
 
 # ----------------------------------------------------------------------------- vmap

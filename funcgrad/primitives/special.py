@@ -381,6 +381,8 @@ def _polygamma_lower(x, n):
 
 
 polygamma_p = _special("polygamma", _polygamma_np, _polygamma_lower, lambda x, ans, n: polygamma(n + 1, x))
+for _p in (erf_p, erfc_p, lgamma_p, digamma_p, polygamma_p):  # derivatives of x alone
+    _p.residuals = ("inputs",)
 
 
 def erf(x):

@@ -104,7 +104,7 @@ def _cjvp_vjp_bwd(needed, residuals, g, *, ir, jvp, n_consts, name):
         return jvp(explicit, full)[1]
 
     _, back = vjp_flat(tangent_map, [sp.zeros_like_aval(a) for w, a in zip(want, avals, strict=True) if w])
-    cts = iter(back(list(g)))
+    cts = iter(back(list(g), free=True))
     return [None] * n_consts + [next(cts) if w else None for w in want]
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from .. import tree as tree_util
 from ..config import config
 from ..core.avals import ShapedArray, check_dtype, get_aval
-from ..core.staging import stage
+from ..core.staging import no_full_gc as _no_full_gc, stage
 from ..core.trace import Tracer
 from . import subprograms as sp
 from .lowering import Inline as _Inline, compiled, lower_ir, x64 as _x64
@@ -105,8 +105,13 @@ class JitFunction:
         self._call_irs = collections.OrderedDict()
         self.trace_count = 0
 
-    # The function jax.jit traces: jax tracers in, jax values out.
+    # The function jax.jit traces: jax tracers in, jax values out.  Staging and lowering
+    # run without full garbage collections (see ``no_full_gc``).
     def _trace(self, *args, **kwargs):
+        with _no_full_gc():
+            return self._trace_lower(*args, **kwargs)
+
+    def _trace_lower(self, *args, **kwargs):
         nargs = len(args)
         statics = tuple((i, args[i]) for i in self.static_argnums if i < nargs)
         statics += tuple((k, kwargs[k]) for k in self.static_argnames if k in kwargs)
@@ -161,9 +166,9 @@ class JitFunction:
             if self._warm:
                 with _x64(True):
                     out = self._jitted(*args, **kwargs)
-            else:
+            else:  # the first call: trace, lower (jax's part too) and compile
                 with self._lock:
-                    with _x64(True):
+                    with _x64(True), _no_full_gc():
                         out = self._jitted(*args, **kwargs)
                     self._warm = True
             if config.debug_nans:
@@ -250,7 +255,7 @@ class JitFunction:
     def lower(self, *args, **kwargs):
         """The lowered program: ``.as_text()`` is its StableHLO, ``.compile()`` the
         compiled executable, which accepts what the jitted function accepts."""
-        with _x64(True):
+        with _x64(True), _no_full_gc():
             return Lowered(self._jitted.lower(*args, **kwargs))
 
     @api_boundary

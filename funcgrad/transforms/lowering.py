@@ -41,18 +41,27 @@ def lower_ir(ir, args):
             raise Inline()
         env[v] = c
 
-    def read(x):
-        return x.val if type(x) is Literal else env[x]
-
+    # Literals are read from the dict too (each maps to its value), so reading an
+    # operand is one lookup; the loop below is the per-equation cost of lowering.
     for eqn in ir.eqns:
-        ctx = LowerCtx([x.aval for x in eqn.inputs], [v.aval for v in eqn.outputs])
-        out = eqn.prim.lower(ctx, *[read(x) for x in eqn.inputs], **eqn.params)
-        outs = out if eqn.prim.multiple_results else [out]
-        for v, o in zip(eqn.outputs, outs, strict=True):
-            if o.dtype != v.aval.dtype:
-                o = o.astype(v.aval.dtype)
-            env[v] = o
-    return [jnp.asarray(read(x), x.aval.dtype) for x in ir.outs]
+        inputs, outputs = eqn.inputs, eqn.outputs
+        for x in inputs:
+            if type(x) is Literal:
+                env[x] = x.val
+        prim = eqn.prim
+        ctx = LowerCtx([x.aval for x in inputs], [v.aval for v in outputs])
+        out = prim.lower(ctx, *[env[x] for x in inputs], **eqn.params)
+        if prim.multiple_results:
+            for v, o in zip(outputs, out, strict=True):
+                if o.dtype != v.aval.dtype:
+                    o = o.astype(v.aval.dtype)
+                env[v] = o
+        else:
+            v = outputs[0]
+            if out.dtype != v.aval.dtype:
+                out = out.astype(v.aval.dtype)
+            env[v] = out
+    return [jnp.asarray(x.val if type(x) is Literal else env[x], x.aval.dtype) for x in ir.outs]
 
 
 def compiled(ir, name="subprogram"):

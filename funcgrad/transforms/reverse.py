@@ -12,7 +12,12 @@ forward pass runs on real values.
 Only inputs that lead to a differentiated input get a cotangent: a VJP rule is
 called only for node inputs that are themselves on the tape.  A node keeps only the
 residuals its VJP rules read (``Primitive.residuals``): ``exp`` keeps its output,
-``add`` and ``reshape`` keep no values at all, only shapes and dtypes.
+``add`` and ``reshape`` keep no values at all, only shapes and dtypes.  A node links
+to its parents by ``(node, index)``, never by their tracers (a tracer holds its primal,
+which would keep every intermediate value alive).  When the backward pass runs only
+once (``grad``, ``value_and_grad``, the VJP program of a sub-program), it frees each
+node's residuals as soon as its VJP has run; a ``vjp`` closure, which may be called
+again, keeps them.
 """
 import numpy as np
 
@@ -22,7 +27,10 @@ from ..core.trace import Trace, Tracer, new_trace
 
 
 class Node:
-    """One recorded primitive application (or an input, with ``prim`` None)."""
+    """One recorded primitive application (or an input, with ``prim`` None).
+
+    ``parents`` holds one ``(node, index)`` per input on the tape (None otherwise);
+    ``inputs`` and ``out`` are the residuals (abstract values where not needed)."""
 
     __slots__ = ("prim", "params", "inputs", "parents", "out")
 
@@ -31,10 +39,11 @@ class Node:
 
 
 class ReverseTracer(Tracer):
-    __slots__ = ("primal", "node", "index")
+    __slots__ = ("primal", "node", "index", "link")
 
     def __init__(self, trace, primal, node, index):
         self._trace, self.primal, self.node, self.index = trace, primal, node, index
+        self.link = (node, index)  # what a consumer's node keeps: never the tracer (it holds the primal)
 
     @property
     def aval(self):
@@ -52,7 +61,7 @@ class ReverseTrace(Trace):
         for a in args:
             if isinstance(a, ReverseTracer) and a._trace is self:
                 inputs.append(a.primal)
-                parents.append(a)
+                parents.append(a.link)
                 any_parent = True
             else:
                 inputs.append(a)
@@ -70,8 +79,17 @@ class ReverseTrace(Trace):
         if keep is None:
             node = Node(prim, params, inputs, parents, out)
         else:  # drop what the VJP rules never read; keep only its shape and dtype
-            node = Node(prim, params, inputs if "inputs" in keep else [_shape_only(x) for x in inputs],
-                        parents, out if "ans" in keep else _shape_only(out))
+            if "inputs" not in keep:
+                kept = [_shape_only(x) for x in inputs]
+                for i in keep:
+                    if type(i) is int:  # a chosen input; a large mask is kept as bits
+                        x = inputs[i]
+                        if type(x) is np.ndarray and x.dtype == np.bool_ and x.size >= _PACK_MIN:
+                            x = _Bits(x)
+                            kept = _Packed(kept)
+                        kept[i] = x
+                inputs = kept
+            node = Node(prim, params, inputs, parents, out if "ans" in keep else _shape_only(out))
         if prim.multiple_results:
             return [ReverseTracer(self, o, node, i) if is_float_value(o) else o for i, o in enumerate(out)]
         return ReverseTracer(self, out, node, 0) if is_float_value(out) else out
@@ -81,10 +99,38 @@ class ReverseTrace(Trace):
         return p._concrete(what) if isinstance(p, Tracer) else p
 
 
+_PACK_MIN = 1 << 12  # masks of at least this many elements are kept as bits
+
+
+class _Bits:
+    """A boolean array kept as ``np.packbits`` (an eighth of the bytes): ``where``'s and
+    ``relu``'s predicate, the one residual of their VJP."""
+
+    __slots__ = ("bits", "shape")
+
+    def __init__(self, x):
+        self.bits, self.shape = np.packbits(x, axis=None), x.shape
+
+    def unpack(self):
+        n = int(np.prod(self.shape, dtype=np.int64))
+        return np.unpackbits(self.bits, count=n).view(np.bool_).reshape(self.shape)
+
+
+class _Packed(list):
+    """Node inputs of which some are :class:`_Bits`."""
+
+    __slots__ = ()
+
+    def unpack(self):
+        return [x.unpack() if type(x) is _Bits else x for x in self]
+
+
 def _shape_only(x):
     """An array's abstract value in place of its data (scalars are cheaper kept)."""
     if type(x) is np.ndarray and x.ndim:
         return ShapedArray(x.shape, x.dtype)
+    if type(x) is list:  # the outputs of a multiple-results primitive
+        return [_shape_only(o) for o in x]
     return x
 
 
@@ -103,19 +149,21 @@ def _toposort(roots):
         stack.append((node, True))
         if node.prim is not None:
             for p in node.parents:
-                if p is not None and id(p.node) not in visited:
-                    stack.append((p.node, False))
+                if p is not None and id(p[0]) not in visited:
+                    stack.append((p[0], False))
     order.reverse()
     return order
 
 
-def _accumulate(cts, tracer, ct):
-    key = id(tracer.node)
+def _accumulate(cts, link, ct):
+    """Add ``ct`` to the cotangent of output ``index`` of ``node`` (``link = (node, index)``)."""
+    node, index = link
+    key = id(node)
     slot = cts.get(key)
     if slot is None:
         slot = cts[key] = {}
-    prev = slot.get(tracer.index)
-    slot[tracer.index] = ct if prev is None else _add(prev, ct)
+    prev = slot.get(index)
+    slot[index] = ct if prev is None else _add(prev, ct)
 
 
 def _add(x, y):
@@ -123,13 +171,18 @@ def _add(x, y):
     return add_p.bind(x, y)
 
 
-def backward(out_tracers, out_cts, in_tracers):
-    """Cotangents of ``in_tracers`` (None where zero) given cotangents of ``out_tracers``."""
+def backward(out_tracers, out_cts, in_tracers, free=False):
+    """Cotangents of ``in_tracers`` (None where zero) given cotangents of ``out_tracers``.
+
+    ``free=True`` (the tape is walked only once) drops each node's residuals as soon
+    as its VJP has run, so that the peak memory of the backward pass is what is still
+    to be differentiated, not the whole tape.  Cotangents are dropped as they are
+    consumed either way."""
     cts = {}
     roots = []
     for t, ct in zip(out_tracers, out_cts, strict=True):
         if t is not None and ct is not None:
-            _accumulate(cts, t, ct)
+            _accumulate(cts, t.link, ct)
             roots.append(t.node)
     for node in _toposort(roots):
         if node.prim is None:
@@ -142,19 +195,29 @@ def backward(out_tracers, out_cts, in_tracers):
             g = tuple(slot.get(i) for i in range(len(node.out)))
         else:
             g = slot[0]
+        del slot
+        parents, inputs, out = node.parents, node.inputs, node.out
+        if free:
+            node.inputs = node.out = None
+        if type(inputs) is _Packed:
+            inputs = inputs.unpack()
         if prim.vjp_bwd is not None:  # one rule for all inputs, on the residuals it chose
-            needed = [p is not None for p in node.parents]
-            all_cts = prim.vjp_bwd(needed, node.inputs, g, **node.params)
-            for parent, ct in zip(node.parents, all_cts, strict=True):
+            needed = [p is not None for p in parents]
+            all_cts = prim.vjp_bwd(needed, inputs, g, **node.params)
+            del inputs, out, g
+            for parent, ct in zip(parents, all_cts, strict=True):
                 if parent is not None and ct is not None:
                     _accumulate(cts, parent, ct)
+            del all_cts
             continue
-        for i, parent in enumerate(node.parents):
+        for i, parent in enumerate(parents):
             if parent is None:
                 continue
-            ct = prim.vjp_rule(i, g, node.out, node.inputs, node.params)
+            ct = prim.vjp_rule(i, g, out, inputs, node.params)
             if ct is not None:
                 _accumulate(cts, parent, ct)
+            del ct
+        del inputs, out, g
     result = []
     for t in in_tracers:
         slot = cts.get(id(t.node))
@@ -165,9 +228,10 @@ def backward(out_tracers, out_cts, in_tracers):
 def vjp_flat(fun, primals, origin=None):
     """Run ``fun`` (flat -> flat) on the tape.
 
-    Returns ``(outs, backward_fn)`` where ``backward_fn(out_cts)`` gives the input
-    cotangents (None where zero), and a list of flags saying which outputs depend
-    on the inputs.
+    Returns ``(outs, backward_fn)`` where ``backward_fn(out_cts, free=False)`` gives
+    the input cotangents (None where zero).  ``free=True`` promises that this is the
+    only call: the tape's residuals are freed as the backward pass consumes them, and
+    a second call raises.
     """
     with new_trace(ReverseTrace, origin=origin) as trace:
         ins = [ReverseTracer(trace, p, Node(None, None, None, None, p), 0) for p in primals]
@@ -181,8 +245,13 @@ def vjp_flat(fun, primals, origin=None):
                 out_tracers.append(None)
                 out_vals.append(o)
 
-    def backward_fn(out_cts):
-        return backward(out_tracers, out_cts, ins)
+    state = [False]  # freed
+
+    def backward_fn(out_cts, free=False):
+        if state[0]:
+            raise RuntimeError("funcgrad internal error: a backward pass that freed its tape ran again")
+        state[0] = free
+        return backward(out_tracers, out_cts, ins, free)
 
     return out_vals, backward_fn
 
@@ -213,7 +282,7 @@ def vjp_ir(ir, needed):
 
         _, back = vjp_flat(f, [p for p, nd in zip(primals, needed, strict=True) if nd])
         out = []
-        for c, a in zip(back(cts), [a for a, nd in zip(ir.in_avals, needed, strict=True) if nd], strict=True):
+        for c, a in zip(back(cts, free=True), [a for a, nd in zip(ir.in_avals, needed, strict=True) if nd], strict=True):
             if c is None:
                 c = np.zeros(a.shape, a.dtype)
             elif get_aval(c).dtype != a.dtype:
