@@ -282,7 +282,8 @@ def vjp_ir(ir, needed):
 
         _, back = vjp_flat(f, [p for p, nd in zip(primals, needed, strict=True) if nd])
         out = []
-        for c, a in zip(back(cts, free=True), [a for a, nd in zip(ir.in_avals, needed, strict=True) if nd], strict=True):
+        kept = [a for a, nd in zip(ir.in_avals, needed, strict=True) if nd]
+        for c, a in zip(back(cts, free=True), kept, strict=True):
             if c is None:
                 c = np.zeros(a.shape, a.dtype)
             elif get_aval(c).dtype != a.dtype:
