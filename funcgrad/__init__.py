@@ -11,6 +11,8 @@ from .core.avals import ShapedArray
 from .core.ir import IR
 from .transforms.custom import checkpoint, custom_jvp, custom_vjp, remat
 from .transforms.jit import jit
+from . import parallel  # noqa: E402  (after jit: its helpers build jitted steps)
+from .parallel import device_put  # noqa: E402
 from . import lax  # noqa: E402,F401  (after jit: its primitives lower through transforms)
 from . import random  # noqa: F401
 from . import nn, scipy  # noqa: F401,E402  (compositions over numpy, lax and random)
@@ -20,4 +22,4 @@ __version__ = "0.1.0"
 __all__ = ["grad", "value_and_grad", "jvp", "vjp", "linearize", "jacfwd", "jacrev", "hessian", "make_ir",
            "eval_ir", "eval_shape", "stop_gradient", "custom_jvp", "custom_vjp", "checkpoint", "remat",
            "debug_print", "vmap", "jit", "config", "errors", "tree", "numpy", "optim", "serialization", "lax", "random",
-           "nn", "scipy", "ShapedArray", "IR"]
+           "nn", "scipy", "ShapedArray", "IR", "parallel", "device_put"]

@@ -8,8 +8,9 @@ from . import tree as tree_util
 from .core.avals import ShapedArray, get_aval
 from .core.ir import eval_ir as _eval_ir
 from .core.staging import stage
-from .errors import (DTypeError, NonDifferentiableError, ShapeError, TreeStructureError, api_boundary, check_callable,
-                     user_location)
+from .core.trace import Tracer
+from .errors import (ArgumentError, DTypeError, NonDifferentiableError, ShapeError, TreeStructureError, api_boundary,
+                     check_callable, user_location)
 from .transforms.jvp import jvp_flat
 from .transforms.reverse import vjp_flat
 
@@ -24,6 +25,11 @@ def _zeros_like(x):
 
 def _check_float_leaves(transform, fun, tree, argname):
     """NonDifferentiableError naming the first integer/bool leaf and its path."""
+    for leaf in tree_util.leaves(tree):
+        if type(leaf) is not np.ndarray or leaf.dtype.kind != "f":
+            break
+    else:
+        return  # float NumPy arrays only (the common case): nothing to report
     for path, leaf in tree_util._jtu.tree_flatten_with_path(tree)[0]:
         if not (hasattr(leaf, "shape") or isinstance(leaf, (int, float, bool, complex))):
             raise NonDifferentiableError(
@@ -40,13 +46,29 @@ def _check_float_leaves(transform, fun, tree, argname):
                 "leave this argument out of argnums.")
 
 
+def _is_index(a):
+    return isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_))
+
+
+def _check_argnums(transform, argnums):
+    """:class:`ArgumentError` unless ``argnums`` is an int or a non-empty tuple/list of ints."""
+    if _is_index(argnums) or (isinstance(argnums, (tuple, list)) and argnums and all(map(_is_index, argnums))):
+        return
+    raise ArgumentError(
+        f"{transform}: argnums must be an int or a tuple of ints (positions of positional arguments), got "
+        f"{type(argnums).__name__} {argnums!r:.60} (at {user_location()}).\nFix: pass positions, e.g. "
+        f"{transform}(f, argnums=0) or {transform}(f, argnums=(0, 1)); to differentiate with respect to a "
+        "keyword argument, pass it positionally.")
+
+
 def _argnums_tuple(transform, argnums, nargs):
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    _check_argnums(transform, argnums)
+    nums = (int(argnums),) if _is_index(argnums) else tuple(int(a) for a in argnums)
     for a in nums:
-        if not isinstance(a, int) or not -nargs <= a < nargs:
-            raise ValueError(f"{transform}: argnums {argnums!r} is out of range for a function called with "
-                             f"{nargs} positional argument(s) (at {user_location()}).\n"
-                             f"Fix: use argnums in range({nargs}), or pass the argument positionally.")
+        if not -nargs <= a < nargs:
+            raise ArgumentError(f"{transform}: argnums {argnums!r} is out of range for a function called with "
+                                f"{nargs} positional argument(s) (at {user_location()}).\n"
+                                f"Fix: use argnums in range({nargs}), or pass the argument positionally.")
     return tuple(a % nargs for a in nums)
 
 
@@ -130,6 +152,9 @@ def vjp(fun, *primals, has_aux=False):
 
 def _fix_ct(ct, primal):
     """Zeros for symbolic-zero cotangents; the primal's dtype and shape always."""
+    if type(ct) is np.ndarray and type(primal) is np.ndarray and ct.dtype == primal.dtype \
+            and ct.shape == primal.shape:
+        return ct
     aval = get_aval(primal)
     if ct is None:
         return np.zeros(aval.shape, aval.dtype)
@@ -142,14 +167,19 @@ def _fix_ct(ct, primal):
     return ct
 
 
+@api_boundary
 def value_and_grad(fun, argnums=0, has_aux=False):
     """``fun``'s value and its gradient in ``args[argnums]`` (``((value, aux), grads)`` with has_aux)."""
     check_callable("value_and_grad", fun)
+    _check_argnums("value_and_grad", argnums)
+    return _value_and_grad(fun, argnums, has_aux, "value_and_grad")
 
+
+def _value_and_grad(fun, argnums, has_aux, transform):
     @functools.wraps(fun)
     @api_boundary
     def value_and_grad_fun(*args, **kwargs):
-        nums = _argnums_tuple("grad", argnums, len(args))
+        nums = _argnums_tuple(transform, argnums, len(args))
         diff = tuple(args[i] for i in nums)
         for i in nums:
             _check_float_leaves("grad", fun, args[i], f"argument {i}")
@@ -177,17 +207,19 @@ def value_and_grad(fun, argnums=0, has_aux=False):
         cts = back([np.ones((), oa.dtype)], free=True)  # the only call: free the tape as it goes
         cts = [_fix_ct(c, p) for c, p in zip(cts, leaves, strict=True)]
         grads = tree_util.unflatten(in_tree, cts)
-        g = grads[0] if isinstance(argnums, int) else tuple(grads)
+        g = grads[0] if _is_index(argnums) else tuple(grads)
         value = tree_util.unflatten(out_tree[0], outs)
         return ((value, _finished_aux(aux[0])), g) if has_aux else (value, g)
 
     return value_and_grad_fun
 
 
+@api_boundary
 def grad(fun, argnums=0, has_aux=False):
     """The gradient of scalar-valued ``fun`` in ``args[argnums]``, shaped like those arguments."""
     check_callable("grad", fun)
-    vg = value_and_grad(fun, argnums, has_aux)
+    _check_argnums("grad", argnums)
+    vg = _value_and_grad(fun, argnums, has_aux, "grad")
 
     @functools.wraps(fun)
     @api_boundary
@@ -259,7 +291,13 @@ def linearize(fun, *primals):
         return tree_util.unflatten(out_tree[0], _eval_ir(ir, *t_leaves))
 
     jvp_fn.ir = ir
-    return tree_util.unflatten(out_tree[0], primal_out[0]), jvp_fn
+    outs = primal_out[0]
+    if any(isinstance(o, Tracer) for o in outs):
+        # a primitive holding a sub-program (cond, scan, while, checkpoint, custom_jvp) binds
+        # its primal and tangent parts as one equation, staged with the tangents: its primal
+        # results are staging tracers, dead outside ``stage``.  Compute them concretely.
+        outs = flat(*p_leaves)
+    return tree_util.unflatten(out_tree[0], outs), jvp_fn
 
 
 # ----------------------------------------------------------------------------- jacobians
@@ -270,6 +308,7 @@ def _batched(x, d, size):
     return move_to_front(x, d, size)
 
 
+@api_boundary
 def jacfwd(fun, argnums=0, has_aux=False):
     """The Jacobian by forward mode: the JVP of every input basis vector, vectorised
     with ``vmap`` into one pass.
@@ -278,6 +317,7 @@ def jacfwd(fun, argnums=0, has_aux=False):
     the chosen arguments; each block has shape ``out.shape + in.shape``.
     """
     check_callable("jacfwd", fun)
+    _check_argnums("jacfwd", argnums)
     @functools.wraps(fun)
     @api_boundary
     def jac_fun(*args, **kwargs):
@@ -320,17 +360,19 @@ def jacfwd(fun, argnums=0, has_aux=False):
                 else:
                     per_in.append(np.zeros(oshape + np.shape(leaf), get_aval(o).dtype))
             inner = tree_util.unflatten(in_tree, per_in)
-            blocks.append(inner[0] if isinstance(argnums, int) else inner)
+            blocks.append(inner[0] if _is_index(argnums) else inner)
         jac = tree_util.unflatten(out_tree[0], blocks)
         return (jac, _finished_aux(aux[0])) if has_aux else jac
 
     return jac_fun
 
 
+@api_boundary
 def jacrev(fun, argnums=0, has_aux=False):
     """The Jacobian by reverse mode: one forward pass, then the VJP of every output basis
     vector, vectorised with ``vmap`` into one backward pass per output."""
     check_callable("jacrev", fun)
+    _check_argnums("jacrev", argnums)
     @functools.wraps(fun)
     @api_boundary
     def jac_fun(*args, **kwargs):
@@ -362,17 +404,27 @@ def jacrev(fun, argnums=0, has_aux=False):
             else:
                 per_in = [np.zeros(oa.shape + np.shape(leaf), get_aval(leaf).dtype) for leaf in leaves]
             inner = tree_util.unflatten(in_tree, per_in)
-            blocks.append(inner[0] if isinstance(argnums, int) else inner)
+            blocks.append(inner[0] if _is_index(argnums) else inner)
         jac = tree_util.unflatten(out_tree[0], blocks)
         return (jac, _finished_aux(aux[0])) if has_aux else jac
 
     return jac_fun
 
 
+@api_boundary
 def hessian(fun, argnums=0):
     """Second derivatives: ``jacfwd(jacrev(fun))``."""
     check_callable("hessian", fun)
-    return jacfwd(jacrev(fun, argnums), argnums)
+    _check_argnums("hessian", argnums)
+    hess = jacfwd(jacrev(fun, argnums), argnums)
+
+    @functools.wraps(fun)
+    @api_boundary
+    def hessian_fun(*args, **kwargs):
+        _argnums_tuple("hessian", argnums, len(args))
+        return hess(*args, **kwargs)
+
+    return hessian_fun
 
 
 # ----------------------------------------------------------------------------- IR

@@ -58,6 +58,12 @@ class TreeStructureError(FuncgradError, ValueError):
     """Two pytrees that must match have different structures."""
 
 
+class ShardingError(FuncgradError, ValueError):
+    """An argument cannot be laid out as the ``in_shardings`` / ``out_shardings`` of a
+    ``jit`` declare (a dimension the mesh axis does not divide, an array already placed
+    elsewhere), or a mesh funcgrad cannot compile for."""
+
+
 class NotCallableError(FuncgradError, TypeError):
     """A transform was given something other than a function (``grad(loss(w))``
     instead of ``grad(loss)``)."""
@@ -70,6 +76,42 @@ def check_callable(transform, fun):
             f"{transform} takes a function, got a {type(fun).__name__} ({fun!r:.60}) at {user_location()}.\n"
             f"Fix: pass the function itself, {transform}(loss), and call what it returns: "
             f"{transform}(loss)(params) -- not {transform}(loss(params)).")
+
+
+class IndexingError(FuncgradError, IndexError):
+    """An index is out of bounds for the array it indexes (``x[10]`` on a length-3 array,
+    ``fnp.take(x, 10)``), or is not an integer: an ``IndexError``, as in NumPy."""
+
+
+INDEX_FIX = ("Fix: keep indices within the array's bounds (-n <= i < n along an axis of size n) and use at most "
+             "one index per dimension.")
+
+
+def get_aval_short(x):
+    from .core.avals import get_aval
+    return get_aval(x).str_short()
+
+
+def _out_of_bounds(x, e):
+    """The :class:`IndexingError` for NumPy's ``IndexError`` ``e`` indexing the eager array ``x``."""
+    return IndexingError(
+        f"indexing: {e} (array {get_aval_short(x)}) at {user_location()}.\n"
+        + (INDEX_FIX if "out of bounds" in str(e) else
+           "Fix: index with ints, slices, None, ... or integer or boolean arrays (convert a float index with "
+           ".astype(int)), at most one index per dimension."))
+
+
+class ArgumentError(FuncgradError, ValueError, TypeError):
+    """A transform was given arguments it cannot take: an ``argnums`` that is not an int
+    (or tuple of ints) or names no positional argument, a non-array argument to ``jit``
+    that is not marked static, an unhashable static argument.  Both a ``ValueError``
+    and a ``TypeError`` (what JAX raises in these cases), so code written for either
+    catches it."""
+
+
+class NaNError(FuncgradError, FloatingPointError):
+    """``config.debug_nans`` found a NaN or an infinity: a ``FloatingPointError`` naming
+    the operation that produced it and the user's line."""
 
 
 class ScalarShapeError(ShapeError, TypeError):
@@ -124,8 +166,9 @@ _PY_TO_NUMPY = {float: np.float32, int: np.int64, bool: np.bool_}
 
 
 def _in_transform():
-    from .core.trace import in_transform
-    return in_transform()
+    global _in_transform
+    from .core.trace import in_transform as _in_transform  # once: core.trace imports this module
+    return _in_transform()
 
 
 def _Array():
@@ -170,3 +213,61 @@ def api_boundary(fun, python_scalars_to_numpy=False):
         return out
 
     return wrapper
+
+
+# ----------------------------------------------------------------------------- debug_nans and NumPy's own operators
+
+# NumPy's Python-level functions (np.mean, ...) run NumPy operations from frames in
+# these directories; the line to blame is the first frame outside them.
+_NUMPY_DIRS = tuple(_package_dirs("numpy"))
+_saved_numpy_errstate = None  # contextvars.ContextVar, made on first use
+
+
+def _numpy_fp_error(kind, flag):
+    """NumPy's floating-point error callback while ``config.debug_nans`` is on.
+
+    A NumPy operation run by the user's own code (``1.0 / z`` on a NumPy array)
+    raises :class:`NaNError` naming that line; one run by funcgrad is left alone,
+    since funcgrad checks the result of each of its operations and names it."""
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_filename.startswith(_NUMPY_DIRS):
+        f = f.f_back
+    if f is None or _is_internal(f.f_code.co_filename):
+        return
+    what = "NaN" if kind.startswith("invalid") else "Inf"
+    err = NaNError(
+        f"debug_nans: a NumPy operation produced {what} ({kind}) at "
+        f"{f.f_code.co_filename}:{f.f_lineno} (in {f.f_code.co_name}); its operands were NumPy values, so "
+        "NumPy computed it, not funcgrad.\nFix: check the operands on this line (division by 0, log of 0 or of a "
+        "negative number, overflow); if the NaN or Inf is expected there, wrap the line in "
+        "`with np.errstate(divide='ignore', invalid='ignore', over='ignore'):`; "
+        "set funcgrad.config.debug_nans = False to turn the check off.")
+    try:
+        raise err
+    except NaNError as e:
+        e.with_traceback(None)  # a bare re-raise adds no entry: the traceback ends at the user's line
+        raise
+
+
+def numpy_fp_checks(on):
+    """Route NumPy's floating-point errors (division by zero, invalid, overflow) to
+    :func:`_numpy_fp_error` while ``on``, and give NumPy back its previous settings when
+    turned off.  NumPy keeps these settings per thread (and per ``contextvars`` context),
+    so they apply where ``config.debug_nans`` was set; a ``with np.errstate(...)`` block
+    overrides them inside it."""
+    global _saved_numpy_errstate
+    if _saved_numpy_errstate is None:
+        if not on:
+            return
+        import contextvars
+        _saved_numpy_errstate = contextvars.ContextVar("funcgrad_saved_numpy_errstate", default=None)
+    ours = np.geterrcall() is _numpy_fp_error
+    if on and not ours:
+        _saved_numpy_errstate.set((np.geterr(), np.geterrcall()))
+        np.seterr(divide="call", over="call", invalid="call")
+        np.seterrcall(_numpy_fp_error)
+    elif not on and ours:
+        saved = _saved_numpy_errstate.get()
+        modes, call = saved if saved is not None else ({"divide": "warn", "over": "warn", "invalid": "warn"}, None)
+        np.seterr(**modes)
+        np.seterrcall(call)

@@ -25,6 +25,7 @@ from .errors import DTypeError as _DTypeError, ShapeError as _ShapeError, api_bo
 from .numpy import _math as _M
 from .numpy import _reductions as _R
 from .numpy import _shape as _S
+from .primitives import elementwise as _E
 from .primitives import special as _P
 from .primitives.misc import stop_gradient as _stop_gradient
 from .scipy import special as _special
@@ -41,7 +42,9 @@ _F32 = _np.dtype(_np.float32)
 # ----------------------------------------------------------------------------- activations
 
 def _relu(x):
-    return _M.where(_M.less_equal(x, 0), 0, x)  # NaN passes through; relu'(0) = 0
+    if getattr(x, "dtype", None) == _np.bool_:
+        return _M.where(_M.less_equal(x, 0), 0, x)
+    return _E.relu(x)  # NaN passes through; relu'(0) = 0
 
 
 @_public
@@ -129,8 +132,9 @@ def _shifted(x, axis, where):
     """``x - max(x)`` along ``axis`` (the max held constant), masked entries at -inf."""
     x, = _floats(x)
     masked = x if where is None else _M.where(where, x, -_np.inf)
-    x_max = _R.max(masked, axis=axis, keepdims=True)
-    x_max = _stop_gradient(_M.where(_M.isfinite(x_max), x_max, 0.0))
+    # the max is a constant: stopped first, so that under grad nothing of it is recorded
+    x_max = _R.max(_stop_gradient(masked), axis=axis, keepdims=True)
+    x_max = _M.where(_M.isfinite(x_max), x_max, 0.0)
     return _M.subtract(masked, x_max)
 
 
@@ -272,7 +276,7 @@ def _same_shape(op, pred, target, names=("pred", "target")):
     if t.shape != p.shape and t.shape != ():
         raise _ShapeError(
             f"{op}: {names[0]} has shape {p.shape} but {names[1]} has shape {t.shape}; they must match "
-            f"(operands: {p.str_short()}, {t.str_short()}).\n"
+            f"(operands: {p.str_short()}, {t.str_short()}) at {_user_location()}.\n"
             f"Fix: reshape one of them, e.g. {names[0]}.reshape({names[1]}.shape) or {names[1]}[:, None].")
 
 

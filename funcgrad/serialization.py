@@ -7,12 +7,18 @@ None and NamedTuples by module and qualified name).  Loading runs no pickled cod
 imports nothing: a NamedTuple class is looked up by name in the modules already
 imported, and only accepted if it is a NamedTuple with the saved fields.
 
-Writes are atomic: the file is written to a temporary file in the same directory,
-flushed and fsync-ed, then renamed over ``path`` with ``os.replace``; a crash at any
-point leaves the previous checkpoint intact.  A truncated or corrupt file raises
-:class:`CheckpointError` (a ``ValueError``) naming the file; a ``like`` of another
-structure raises :class:`~funcgrad.errors.TreeStructureError` naming the first
-differing path.
+Writes are atomic: the file is written to a temporary file in the same directory
+(``.NAME.<random>.tmp``), flushed and fsync-ed, then renamed over ``path`` with
+``os.replace``, and the directory is fsync-ed; a crash at any point (even ``kill -9``)
+leaves the previous checkpoint intact.  A truncated, corrupt or foreign file raises
+:class:`CheckpointError` (a ``ValueError``) naming the file and what is wrong with it;
+a ``like`` of another structure raises :class:`~funcgrad.errors.TreeStructureError`
+naming the first differing path.
+
+The header's format ``version`` says how the file is laid out.  Files of every version
+up to :data:`VERSION` load; a file of a newer version raises :class:`CheckpointError`
+saying to upgrade.  Fields a reader does not know are ignored, so adding one does not
+need a new version; only a change that an older reader would misread does.
 """
 import collections
 import io
@@ -148,7 +154,7 @@ def _decode_leaf(arr, meta, index):
         raise CheckpointError(f"leaf {index} is {arr.dtype}{list(arr.shape)}, the header says "
                               f"{meta['dtype']}{meta['shape']}")
     if zlib.crc32(arr.tobytes()) != meta["crc32"]:
-        raise CheckpointError(f"leaf {index} fails its checksum")
+        raise CheckpointError(f"leaf {index} fails its checksum: the file is corrupt")
     if "ml_dtype" in meta:
         import ml_dtypes
         arr = arr.view(np.dtype(getattr(ml_dtypes, meta["ml_dtype"])))
@@ -181,7 +187,9 @@ def save(path, tree_):
     Leaves may be NumPy or jax arrays, NumPy scalars and Python numbers; they come
     back from :func:`load` with the same dtypes, shapes and kinds.  The file is
     complete or absent: it is written next to ``path`` under a temporary name,
-    fsync-ed, and renamed over ``path``.
+    fsync-ed, and renamed over ``path``.  A process killed while saving can leave that
+    temporary file (``.NAME.<random>.tmp``) behind, never a partial ``path``; such
+    files are not checkpoints and can be deleted.
     """
     path = os.fspath(path)
     leaves, treedef = tree.flatten(tree_)
@@ -194,8 +202,8 @@ def save(path, tree_):
         description = _describe(skeleton)
     except Exception:  # a custom node that cannot be rebuilt from index placeholders
         description = None
-    header = {"format": FORMAT, "version": VERSION, "treedef": str(treedef), "num_leaves": len(leaves),
-              "leaves": metas, "structure": description}
+    header = {"format": FORMAT, "version": VERSION, "funcgrad": _funcgrad_version(), "treedef": str(treedef),
+              "num_leaves": len(leaves), "leaves": metas, "structure": description}
     arrays[_HEADER] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
 
     dirname = os.path.dirname(os.path.abspath(path))
@@ -216,30 +224,72 @@ def save(path, tree_):
     _fsync_dir(dirname)
 
 
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def _not_a_zip(data):
+    """What a file that is not a zip archive looks like, in words."""
+    if data.startswith(b"\x93NUMPY"):
+        return "it is a NumPy .npy file (written by np.save), not a funcgrad checkpoint"
+    if data[:1] == b"\x80" and data[1:2] in bytes(range(2, 6)):
+        return "it looks like a pickle, not a funcgrad checkpoint (funcgrad never unpickles)"
+    return f"it is not a funcgrad checkpoint (not a zip archive; it starts with {data[:16]!r})"
+
+
+def _check_header(header, npz_files):
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise CheckpointError("it is not a funcgrad checkpoint (its header names another format)")
+    version = header.get("version")
+    if type(version) is not int or version < 1:
+        raise CheckpointError(f"its header is corrupt (format version {version!r})")
+    if version > VERSION:
+        by = f", by funcgrad {header['funcgrad']}" if isinstance(header.get("funcgrad"), str) else ""
+        raise CheckpointError(f"it was written by a newer funcgrad (format version {version}{by}); this funcgrad "
+                              f"({_funcgrad_version()}) reads format versions 1 to {VERSION}.\n"
+                              "Fix: upgrade funcgrad to load it")
+    metas = header.get("leaves")
+    if not isinstance(metas, list) or len(metas) != header.get("num_leaves"):
+        raise CheckpointError("its header is inconsistent (the file is corrupt)")
+    missing = [f"leaf_{i}" for i in range(len(metas)) if f"leaf_{i}" not in npz_files]
+    if missing:
+        raise CheckpointError(f"it lacks the arrays {missing[:3]} its header lists (the file is corrupt)")
+    return metas
+
+
 def _read(path):
     """``(header, leaves)`` of a checkpoint file; anything wrong with its content is a CheckpointError."""
     with open(path, "rb") as f:       # a missing file or a directory raises its usual OSError
         data = f.read()
     try:
+        if not data:
+            raise CheckpointError("the file is empty")
+        if not data.startswith(_ZIP_MAGIC):
+            raise CheckpointError(_not_a_zip(data) + ".\nFix: load a file written by funcgrad.serialization.save")
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             if _HEADER not in npz.files:
-                raise CheckpointError("it has no funcgrad header")
+                raise CheckpointError(
+                    f"it is a NumPy .npz archive holding {npz.files[:5]}, not a funcgrad checkpoint (it has no "
+                    "funcgrad header).\nFix: read it with np.load, or write checkpoints with "
+                    "funcgrad.serialization.save")
             header = json.loads(bytes(npz[_HEADER]).decode("utf-8"))
-            if header.get("format") != FORMAT:
-                raise CheckpointError("it is not a funcgrad checkpoint")
-            if header.get("version") != VERSION:
-                raise CheckpointError(f"it has format version {header.get('version')}, this funcgrad reads "
-                                      f"version {VERSION}")
-            metas = header["leaves"]
-            if len(metas) != header["num_leaves"]:
-                raise CheckpointError("its header is inconsistent")
+            metas = _check_header(header, npz.files)
             leaves = [_decode_leaf(npz[f"leaf_{i}"], m, i) for i, m in enumerate(metas)]
         return header, leaves
     except CheckpointError as e:
-        raise CheckpointError(f"{path}: cannot load this checkpoint: {e}") from None
+        msg = str(e) if "\nFix:" in str(e) else f"{e}.\n{_CORRUPT_FIX}"
+        raise CheckpointError(f"{path}: cannot load this checkpoint: {msg}") from None
     except Exception as e:   # zipfile.BadZipFile, EOFError, ValueError, KeyError, JSON errors, ...
-        raise CheckpointError(f"{path}: not a readable funcgrad checkpoint (truncated or corrupt?): "
-                              f"{type(e).__name__}: {e}") from e
+        raise CheckpointError(f"{path}: cannot load this checkpoint: it is truncated or corrupt ({type(e).__name__}: "
+                              f"{e}).\n{_CORRUPT_FIX}") from None
+
+
+_CORRUPT_FIX = ("Fix: load an earlier checkpoint. A file written by funcgrad.serialization.save is complete or "
+                "absent, so this one was damaged after it was written, or copied incompletely")
+
+
+def _funcgrad_version():
+    from . import __version__
+    return __version__
 
 
 def load(path, like=None):

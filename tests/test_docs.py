@@ -49,8 +49,8 @@ def test_python_blocks_of_page_run_and_print_what_is_shown(page, tmp_path, monke
                 f"{out.getvalue()}\n--- the page shows:\n{shown}")
 
 
-REFERENCE_PAGES = ["funcgrad", "numpy", "lax", "nn", "random", "scipy", "optim", "tree", "serialization", "errors",
-                   "config", "test_util"]
+REFERENCE_PAGES = ["funcgrad", "numpy", "lax", "nn", "random", "scipy", "optim", "parallel", "tree", "serialization",
+                   "errors", "config", "test_util"]
 
 
 def test_site_builds_strictly(tmp_path):

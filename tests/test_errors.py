@@ -6,14 +6,15 @@ Lines the messages must point at carry a ``# LINE:name`` marker; :func:`line` fi
 """
 import os
 import traceback
+import warnings
 
 import numpy as np
 import pytest
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
-from funcgrad.errors import (ConcretizationError, DTypeError, NonDifferentiableError, ShapeError, TracerLeakError,
-                             TreeStructureError)
+from funcgrad.errors import (ArgumentError, ConcretizationError, DTypeError, IndexingError, NaNError,
+                             NonDifferentiableError, ShapeError, TracerLeakError, TreeStructureError)
 
 FILE = os.path.abspath(__file__)
 PKG = os.path.dirname(os.path.abspath(fg.__file__)) + os.sep
@@ -407,3 +408,157 @@ def test_vmap_argument_errors_are_funcgrad_errors_and_still_value_errors():
         with pytest.raises(ValueError) as e:
             bad()
         assert isinstance(e.value, (ShapeError, TreeStructureError)), type(e.value)
+
+
+# ----------------------------------------------------------------------------- jit arguments
+
+def test_a_string_passed_to_jit_names_its_path_and_static_argnums():
+    def f(x, mode):
+        return x
+
+    with pytest.raises(ArgumentError) as e:
+        fg.jit(f)(1.0, "train")  # LINE:jit_str
+    assert isinstance(e.value, TypeError)
+    assert_names(e.value, "jit of f", "argument 1 is a str", "static_argnums=1", "static_argnames='mode'",
+                 line("jit_str"))
+    assert_ends_in_user_code(e.value)
+    assert e.value.__cause__ is None and "Error interpreting argument" not in str(e.value)
+    with pytest.raises(ArgumentError) as e:
+        fg.jit(f)(1.0, mode={"name": "train"})  # LINE:jit_str_kw
+    assert_names(e.value, "keyword argument 'mode'['name'] is a str", "static_argnames='mode'", "hashable",
+                 line("jit_str_kw"))
+    assert_ends_in_user_code(e.value)
+    assert fg.jit(f, static_argnums=1)(1.0, "train") == 1.0                  # the fixes work
+    assert fg.jit(f, static_argnames="mode")(1.0, mode="train") == 1.0
+
+
+def test_an_unhashable_static_argument_is_an_argument_error():
+    with pytest.raises(ArgumentError, match="unhashable type list") as e:
+        fg.jit(lambda x, s: x, static_argnums=1)(1.0, ["a"])
+    assert isinstance(e.value, TypeError)
+    assert_ends_in_user_code(e.value)
+
+
+# ----------------------------------------------------------------------------- indices out of bounds
+
+X3 = np.arange(3.0)
+
+
+@pytest.mark.parametrize("how", ["eager", "jit", "grad", "vmap", "make_ir"])
+@pytest.mark.parametrize("op", ["getitem", "take", "take_array", "at_set"])
+def test_an_index_out_of_bounds_is_an_indexing_error_at_the_users_line(how, op):
+    fun = {"getitem": lambda x: x[10],  # LINE:oob_getitem
+           "take": lambda x: fnp.take(x, 10),  # LINE:oob_take
+           "take_array": lambda x: fnp.take(x, np.array([0, 5])),  # LINE:oob_take_array
+           "at_set": lambda x: x.at[np.array([3])].set(0.0)}[op]  # LINE:oob_at_set
+    run = {"eager": lambda: fun(fnp.asarray(X3)),
+           "jit": lambda: fg.jit(fun)(X3),
+           "grad": lambda: fg.grad(lambda x: fnp.sum(fun(x)))(X3),
+           "vmap": lambda: fg.vmap(fun)(np.ones((2, 3))),
+           "make_ir": lambda: fg.make_ir(fun)(X3)}[how]
+    with pytest.raises(IndexingError) as e:
+        run()
+    assert isinstance(e.value, IndexError)               # `except IndexError` still catches it
+    assert_names(e.value, "out of bounds", "size 3", line(f"oob_{op}"), "Fix", "-n <= i < n")
+    if not (how == "eager" and op == "at_set"):  # x.at[...] is a method of the array, not a funcgrad function
+        assert_ends_in_user_code(e.value)
+
+
+def test_in_bounds_and_negative_indices_still_work():
+    x = fnp.asarray(X3)
+    assert x[-3] == 0.0 and float(fg.jit(lambda x: x[-1])(X3)) == 2.0
+    np.testing.assert_array_equal(fg.jit(lambda x: fnp.take(x, np.array([2, -3])))(X3), [2.0, 0.0])
+    np.testing.assert_array_equal(fg.grad(lambda x: fnp.sum(fnp.take(x, 2)))(X3), [0.0, 0.0, 1.0])
+
+
+def test_a_float_index_array_is_an_indexing_error():
+    with pytest.raises(IndexingError, match=r"(?s)f64\[1\].*astype\(int\)"):
+        fg.jit(lambda x: x[np.array([1.0])])(X3)
+
+
+# ----------------------------------------------------------------------------- argnums
+
+@pytest.mark.parametrize("transform", ["grad", "value_and_grad", "jacfwd", "jacrev", "hessian"])
+@pytest.mark.parametrize("argnums", ["x", 1.5, [0, "y"], (), True, None])
+def test_argnums_of_the_wrong_type_fail_where_the_transform_is_made(transform, argnums):
+    with pytest.raises(ArgumentError) as e:
+        getattr(fg, transform)(lambda x, y: fnp.sum(x * y), argnums=argnums)  # LINE:argnums_type
+    assert isinstance(e.value, TypeError) and isinstance(e.value, ValueError)
+    assert_names(e.value, f"{transform}: argnums must be an int or a tuple of ints", line("argnums_type"),
+                 "argnums=(0, 1)")
+    assert_ends_in_user_code(e.value)
+
+
+@pytest.mark.parametrize("transform", ["grad", "value_and_grad", "jacfwd", "jacrev", "hessian"])
+def test_argnums_out_of_range_name_the_transform_and_end_at_the_users_line(transform):
+    with pytest.raises(ArgumentError) as e:
+        getattr(fg, transform)(lambda x, y: fnp.sum(x * y), argnums=(0, 2))(1.0, 2.0)  # LINE:argnums_range
+    assert_names(e.value, f"{transform}: argnums (0, 2) is out of range", line("argnums_range"))
+    assert_ends_in_user_code(e.value)
+    g = getattr(fg, transform)(lambda x, y: fnp.sum(x * y), argnums=np.int64(1))(1.0, 2.0)   # NumPy ints work
+    assert np.ndim(g[1] if transform == "value_and_grad" else g) == 0
+
+
+# ----------------------------------------------------------------------------- debug_nans and NumPy's operators
+
+Z = np.array([0.0, 1.0])
+
+
+def uses_numpy_division(w):
+    r = 1.0 / Z  # LINE:np_div
+    return fnp.sum(w * r)
+
+
+@pytest.mark.parametrize("how", ["eager", "grad", "jit"])
+def test_debug_nans_names_the_line_of_a_numpy_operator_on_plain_arrays(monkeypatch, how):
+    run = {"eager": uses_numpy_division, "grad": fg.grad(uses_numpy_division),
+           "jit": fg.jit(uses_numpy_division)}[how]
+    monkeypatch.setattr(fg.config, "debug_nans", True)
+    with pytest.raises(NaNError) as e:
+        run(np.ones(2))
+    assert isinstance(e.value, FloatingPointError)
+    assert_names(e.value, "NumPy operation produced Inf (divide by zero)", line("np_div"), "np.errstate",
+                 "debug_nans = False")
+    assert frames(e.value)[-1].lineno == int(line("np_div").split(":")[1])
+
+
+def test_debug_nans_numpy_check_covers_invalid_and_overflow_and_numpy_functions(monkeypatch):
+    monkeypatch.setattr(fg.config, "debug_nans", True)
+    with pytest.raises(NaNError, match=r"NaN \(invalid value\).*test_errors.py"):
+        np.sqrt(np.array([-1.0]))
+    with pytest.raises(NaNError, match=r"Inf \(overflow\)"):
+        np.exp(np.array([1000.0]))
+    with pytest.raises(NaNError, match=r"(?s)Inf.*test_errors.py:\d+ \(in test_debug"):
+        np.mean(np.array([1e308, 1e308]))       # inside NumPy's own Python code: names the caller's line
+    with np.errstate(divide="ignore"):        # an expected Inf, silenced where it happens
+        assert np.isinf(1.0 / Z).any()
+
+
+def test_debug_nans_leaves_numpy_settings_as_they_were():
+    before = (np.geterr(), np.geterrcall())
+    fg.config.debug_nans = True
+    try:
+        assert np.geterr()["divide"] == "call"
+    finally:
+        fg.config.debug_nans = False
+    assert (np.geterr(), np.geterrcall()) == before
+    with np.errstate(all="raise"):                 # the user's own settings come back too
+        fg.config.debug_nans = True
+        fg.config.debug_nans = False
+        assert np.geterr()["divide"] == "raise"
+    with np.errstate(invalid="ignore"):            # turned on inside a block, off after it: nothing leaks
+        fg.config.debug_nans = True
+    fg.config.debug_nans = False
+    assert (np.geterr(), np.geterrcall()) == before
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeWarning):        # off: NumPy warns, as usual
+            uses_numpy_division(np.ones(2))
+
+
+def test_debug_nans_still_names_funcgrad_primitives(monkeypatch):
+    monkeypatch.setattr(fg.config, "debug_nans", True)
+    with pytest.raises(NaNError, match="primitive 'log' produced Inf") as e:
+        fnp.log(np.zeros(2))  # LINE:fg_log
+    assert_names(e.value, line("fg_log"))
+    assert_ends_in_user_code(e.value)

@@ -269,3 +269,42 @@ def test_residual_declarations_are_tight(monkeypatch):
                 loose[p.name] = cand
                 break
     assert not loose, f"primitives that keep more residuals than their VJP reads (declare these): {loose}"
+
+
+_NUMPY_VJP_PRIMS = [p for p in REGISTRY.values() if p.vjp_numpy is not None]
+
+
+def _reaches_numpy_rule(row):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            names = set(fg.make_ir(row.fn)(*row.args()).primitives())
+    except Exception:  # noqa: BLE001
+        return False
+    return any(p.name in names for p in _NUMPY_VJP_PRIMS)
+
+
+@pytest.mark.parametrize("row", [pytest.param(r, id=r.id) for r in GRAD_ROWS if _reaches_numpy_rule(r)])
+def test_numpy_vjp_rules_match_the_funcgrad_rules(monkeypatch, row):
+    """An eager gradient through the NumPy VJP rules equals the one through the
+    funcgrad-ops rules (the definition) on every op-table row that reaches them."""
+    got = _row_grad(row)
+    with monkeypatch.context() as m:
+        for p in _NUMPY_VJP_PRIMS:
+            m.setattr(p, "vjp_numpy", None)
+        want = _row_grad(row)
+    for g, w in zip(got, want, strict=True):
+        assert type(np.asarray(g).dtype) is type(np.asarray(w).dtype) and np.shape(g) == np.shape(w)
+        assert np.asarray(g).dtype == np.asarray(w).dtype
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-6, atol=1e-12)
+
+
+def test_numpy_vjp_rules_run_in_eager_grad(monkeypatch):
+    """The comparison above compares something: an eager MLP gradient calls the NumPy rules."""
+    from funcgrad.primitives.linalg import dot_general_p
+    calls = []
+    rule = dot_general_p.vjp_numpy
+    monkeypatch.setattr(dot_general_p, "vjp_numpy", lambda *a, **k: calls.append(1) or rule(*a, **k))
+    w = np.ones((3, 2), np.float32)
+    g = fg.grad(lambda w: fg.numpy.sum(fg.nn.relu(np.ones((4, 3), np.float32) @ w)))(w)
+    assert calls and np.allclose(g, 4.0)

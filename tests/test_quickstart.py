@@ -17,7 +17,7 @@ def test_quickstart_trains_the_spirals_and_prints_its_progress(capsys):
     out = capsys.readouterr().out
 
     # the IR of `predict`: three dense layers, two ReLUs
-    assert out.count("dot_general") == 3 and "select" in out and "-> q }" in out
+    assert out.count("dot_general") == 3 and out.count(" = relu ") == 2 and "-> o }" in out
     # progress lines, then the final accuracy, as printed
     steps = [int(s) for s in re.findall(r"^step +(\d+) +loss [\d.]+ +train accuracy [\d.]+$", out, re.M)]
     assert steps == [1, 100, 200, 300, 400, 500]

@@ -89,8 +89,16 @@ def scalar_aval(x):
     raise TypeError(f"not a Python scalar: {x!r}")
 
 
+_KINDS = frozenset("biuf")
+_new = object.__new__
+
+
 def get_aval(x):
     """The abstract value of any value funcgrad accepts: tracer, array, Python scalar."""
+    if type(x) is np.ndarray and x.dtype.kind in _KINDS:
+        a = _new(ShapedArray)  # shape and dtype are already a tuple and a dtype
+        a.shape, a.dtype, a.weak_type = x.shape, x.dtype, False
+        return a
     aval = getattr(x, "aval", None)
     if isinstance(aval, ShapedArray):
         return aval

@@ -17,12 +17,18 @@ own residuals or compute all cotangents at once (sub-programs, custom rules):
 ``vjp_fwd(*inputs, **params) -> (out, residuals)`` runs the forward pass, and
 ``vjp_bwd(needed, residuals, g, **params) -> cotangents`` returns one cotangent (or
 None) per input, computing only those flagged in ``needed``.
+
+``vjp_numpy(i, g, ans, *inputs, **params)``, where a primitive has it, is the VJP rule
+for input ``i`` written in NumPy alone: the backward pass of an eager ``grad`` (every
+value a NumPy array) calls it in place of the funcgrad-ops rule, which would compute
+the same numbers through a dozen eager binds.  The funcgrad-ops rule stays the
+definition (it is what traces, nests and lowers); tests compare the two.
 """
 import numpy as np
 
 from ..config import config
 from .avals import canonical_array
-from .trace import _NUMPY_ERRORS, Tracer, check_nans, eager_error, eager_fixup, find_top_trace, leak_error
+from .trace import _NUMPY_ERRORS, Tracer, check_nans, eager_error, eager_fixup, leak_error
 
 _SEQ = (list, tuple)
 _SLOW = (Tracer, list, tuple)  # arguments that leave the eager fast path
@@ -35,7 +41,7 @@ REGISTRY = {}
 
 class Primitive:
     __slots__ = ("name", "multiple_results", "effectful", "impl", "shape", "jvp", "vjps",
-                 "lower", "batch", "nondiff", "residuals", "vjp_fwd", "vjp_bwd", "__weakref__")
+                 "lower", "batch", "nondiff", "residuals", "vjp_fwd", "vjp_bwd", "vjp_numpy", "__weakref__")
 
     def __init__(self, name, multiple_results=False, effectful=False, nondiff=False):
         self.name = name
@@ -43,7 +49,7 @@ class Primitive:
         self.effectful = effectful      # kept by dead-code elimination (debug_print)
         self.nondiff = nondiff          # outputs carry no derivative (comparisons, argmax)
         self.impl = self.shape = self.jvp = self.vjps = self.lower = self.batch = None
-        self.vjp_fwd = self.vjp_bwd = None
+        self.vjp_fwd = self.vjp_bwd = self.vjp_numpy = None
         # What the VJP rules read: None (inputs and output), or a collection of "inputs"
         # (all of them), input positions (ints: only those inputs) and "ans" (the output);
         # reverse mode keeps only abstract values (shape, dtype) of the rest.  A rule that
@@ -85,9 +91,15 @@ class Primitive:
         return out
 
     def _bind_traced(self, args, params):
-        if any(type(a) in _SEQ for a in args):
-            return self.bind(*[canonical_array(x) if type(x) in _SEQ else x for x in args], **params)
-        top = find_top_trace(args)
+        top = None
+        for a in args:
+            t = type(a)
+            if t is list or t is tuple:
+                return self.bind(*[canonical_array(x) if type(x) in _SEQ else x for x in args], **params)
+            if isinstance(a, Tracer):
+                trace = a._trace
+                if top is None or trace.level > top.level:
+                    top = trace
         if top.dead:
             raise leak_error(self, top)
         return top.process(self, args, params)

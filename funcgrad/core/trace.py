@@ -13,7 +13,8 @@ import contextvars
 
 import numpy as np
 
-from ..errors import ConcretizationError, DTypeError, ShapeError, TracerLeakError, user_location
+from ..errors import (INDEX_FIX, ConcretizationError, DTypeError, FuncgradError, IndexingError, NaNError, ShapeError,
+                      TracerLeakError, user_location)
 from .avals import get_aval
 
 _depth = contextvars.ContextVar("funcgrad_trace_depth", default=0)
@@ -169,6 +170,9 @@ def eager_error(prim, args, params, e):
         abstract_eval(prim, [get_aval(a) for a in args], params)
     except (ShapeError, DTypeError, IndexError) as explained:
         return explained
+    if isinstance(e, IndexError) and not isinstance(e, FuncgradError):  # an index array's values out of bounds
+        operands = ", ".join(get_aval(a).str_short() for a in args)
+        return IndexingError(f"{prim.name}: {e} (operands: {operands}) at {user_location()}.\n{INDEX_FIX}")
     return e
 
 
@@ -201,7 +205,7 @@ def check_nans(prim, out):
         o = np.asarray(o)
         if o.dtype.kind == "f" and not np.all(np.isfinite(o)):
             kind = "NaN" if np.any(np.isnan(o)) else "Inf"
-            raise FloatingPointError(
+            raise NaNError(
                 f"debug_nans: primitive '{prim.name}' produced {kind} at {user_location()}.\n"
                 "Fix: check the inputs of this operation (log of 0 or a negative, division by 0, "
                 "overflow); set funcgrad.config.debug_nans = False to turn the check off.")

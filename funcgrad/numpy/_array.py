@@ -25,7 +25,16 @@ class Array(np.ndarray):
         if _has_tracer(idx):
             from ._indexing import getitem
             return getitem(self, idx)
-        return np.ndarray.__getitem__(self, idx)
+        try:
+            return np.ndarray.__getitem__(self, idx)
+        except IndexError as e:
+            from ..errors import _out_of_bounds
+            err = _out_of_bounds(self, e)
+        try:
+            raise err
+        except IndexError as e:  # a bare re-raise adds no entry: the traceback ends at the user's line
+            e.with_traceback(None)
+            raise
 
     def dot(self, b, out=None):
         if isinstance(b, Tracer):

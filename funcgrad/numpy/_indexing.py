@@ -8,6 +8,7 @@ import numpy as np
 
 from ..core.avals import get_aval
 from ..core.trace import Tracer
+from ..errors import IndexingError, user_location
 from ..primitives.indexing import gather, scatter
 
 
@@ -49,7 +50,9 @@ def normalize_index(idx):
                 spec.append(("array", len(arrays)))
                 arrays.append(item)
             else:
-                raise IndexError(f"arrays used as indices must be of integer or boolean type, got {aval.dtype}")
+                raise IndexingError(f"indexing: arrays used as indices must be of integer or boolean type, got "
+                                    f"{aval.str_short()} (at {user_location()}).\nFix: convert the index with "
+                                    ".astype(int), or index with a boolean mask.")
     return tuple(spec), arrays
 
 

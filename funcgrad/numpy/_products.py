@@ -8,7 +8,7 @@ import numpy as np
 from ..core.avals import get_aval, promote_avals
 from ..primitives import elementwise as E
 from ..primitives import shape as S
-from ..primitives.linalg import dot_general
+from ..primitives.linalg import dot_general, dot_general_p
 from ..primitives.reductions import reduce_sum
 from ..primitives._util import shape_any, shape_error
 from ._array import asarray
@@ -32,8 +32,17 @@ def dot(a, b):
     return dot_general(a, b, ((na - 1,), (builtins.max(nb - 2, 0),)))
 
 
+_MATRIX_RIGHT = {n: (((n - 1,), (0,)), ((), ())) for n in range(1, 9)}  # x (..., k) @ w (k, n)
+
+
 def matmul(a, b):
     """NumPy's ``matmul``: matrix product over the last two axes, batch axes broadcast."""
+    sb = getattr(b, "shape", None)
+    if sb is not None and len(sb) == 2:  # the dense-layer case, straight to the primitive
+        sa = getattr(a, "shape", None)
+        spec = None if sa is None else _MATRIX_RIGHT.get(len(sa))
+        if spec is not None:
+            return dot_general_p.bind(a, b, contract=spec[0], batch=spec[1])
     a, b = _arr(a), _arr(b)
     na, nb = _nd(a), _nd(b)
     if na == 0 or nb == 0:

@@ -1,4 +1,6 @@
 """Reductions with NumPy's ``axis``/``keepdims``/``dtype`` conventions."""
+import math
+
 import numpy as np
 
 from ..core.avals import get_aval
@@ -61,14 +63,14 @@ def _mean_dtype(a, dtype):
 
 
 def _count(a, axes):
-    shape = np.shape(a)
-    return int(np.prod([shape[i] for i in axes], dtype=np.int64))
+    shape = shape_any(a)
+    return math.prod(shape[i] for i in axes)
 
 
 def mean(a, axis=None, dtype=None, keepdims=False):
     axes = _axes("mean", a, axis)
-    dt = _mean_dtype(a, dtype)
-    return E.div(sum(a, axes, dtype=dt, keepdims=keepdims), _count(a, axes))
+    total = _keep(a, R.reduce_sum(_cast(a, _mean_dtype(a, dtype)), axes), axes, keepdims)
+    return E.div(total, _count(a, axes))
 
 
 def var(a, axis=None, dtype=None, ddof=0, keepdims=False):

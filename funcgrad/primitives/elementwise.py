@@ -84,6 +84,25 @@ def unbroadcast(g, x):
     return g
 
 
+def unbroadcast_numpy(g, x):
+    """:func:`unbroadcast` on a NumPy cotangent, in NumPy alone (for ``vjp_numpy`` rules)."""
+    xshape, gshape = shape_of(x), g.shape
+    if gshape == xshape and g.dtype == getattr(x, "dtype", None):
+        return g
+    if gshape != xshape:
+        lead = len(gshape) - len(xshape)
+        axes = tuple(range(lead)) + tuple(
+            i + lead for i, d in enumerate(xshape) if d == 1 and gshape[i + lead] != 1)
+        if axes:
+            g = np.add.reduce(g, axis=axes)
+        if g.shape != xshape:
+            g = g.reshape(xshape)
+    xdt = dtype_of(x)
+    if g.dtype != xdt and xdt.kind == "f":
+        g = g.astype(xdt)
+    return g
+
+
 def broadcast_to_shape(t, shape):
     if shape_of(t) == tuple(shape):
         return t
@@ -281,6 +300,16 @@ maximum, minimum, atan2 = _bind2(max_p), _bind2(min_p), _bind2(atan2_p)
 eq, ne, lt, le = (_bind2(p) for p in (eq_p, ne_p, lt_p, le_p))
 bitwise_and, bitwise_or, bitwise_xor = _bind2(bitwise_and_p), _bind2(bitwise_or_p), _bind2(bitwise_xor_p)
 
+# VJPs in NumPy alone for the eager backward pass (see Primitive.vjp_numpy): the same
+# formulas as the rules above.
+add_p.vjp_numpy = lambda i, g, ans, x, y: unbroadcast_numpy(g, y if i else x)
+sub_p.vjp_numpy = lambda i, g, ans, x, y: unbroadcast_numpy(np.negative(g), y) if i else unbroadcast_numpy(g, x)
+mul_p.vjp_numpy = lambda i, g, ans, x, y: unbroadcast_numpy(np.multiply(g, x), y) if i else unbroadcast_numpy(
+    np.multiply(g, y), x)
+neg_p.vjp_numpy = lambda i, g, ans, x: np.negative(g)
+exp_p.vjp_numpy = lambda i, g, ans, x: np.multiply(g, ans)
+tanh_p.vjp_numpy = lambda i, g, ans, x: np.multiply(g, np.subtract(1.0, np.multiply(ans, ans)))
+
 # What each binary VJP reads (see Primitive.residuals): the operands, never the output,
 # except div's (d/dy x / y = -ans / y: y and the output, never x); pow's reads all.
 for _p in (mul_p, rem_p, max_p, min_p, atan2_p):
@@ -436,9 +465,51 @@ defvjp(select_p,
        lambda g, ans, p, x, y: unbroadcast(select(p, np.zeros((), dtype_of(g)), g), y))
 
 
+def _select_vjp_numpy(i, g, ans, p, x, y):
+    if i == 0:
+        return None
+    zero = np.zeros((), g.dtype)
+    return unbroadcast_numpy(select_impl(p, g, zero), x) if i == 1 else unbroadcast_numpy(select_impl(p, zero, g), y)
+
+
+select_p.vjp_numpy = _select_vjp_numpy
+
+
 def select(pred, on_true, on_false):
     """``where(pred, on_true, on_false)`` with broadcasting."""
     return select_p.bind(pred, on_true, on_false)
+
+
+# ----------------------------------------------------------------------------- relu
+
+relu_p = Primitive("relu")
+relu_p.impl = lambda x: np.maximum(x, 0)  # NaN passes through
+relu_p.shape = lambda x: x
+
+
+def _relu_lower(ctx, x):
+    dt = ctx.avals_out[0].dtype
+    return lax.max(_cast(x, dt), np.zeros((), dt))
+
+
+def _relu_jvp(primals, tangents):
+    ans = relu_p.bind(primals[0])
+    t = tangents[0]
+    return ans, select(gt(ans, 0), t, np.zeros((), dtype_of(t)))
+
+
+relu_p.lower = _relu_lower
+relu_p.jvp = _relu_jvp
+# relu'(x) = [x > 0] = [relu(x) > 0] (0 at the kink, as jax.nn.relu): the rule reads the
+# output, which the next layer's product keeps anyway, so relu adds nothing to the tape.
+relu_p.residuals = ("ans",)
+defvjp(relu_p, lambda g, ans, x: select(gt(ans, 0), g, np.zeros((), dtype_of(g))))
+relu_p.vjp_numpy = lambda i, g, ans, x: select_impl(np.greater(ans, 0), g, np.zeros((), g.dtype))
+
+
+def relu(x):
+    """``max(x, 0)`` as one primitive: one pass forward, one select backward."""
+    return relu_p.bind(x)
 
 
 # ----------------------------------------------------------------------------- convert
@@ -473,6 +544,10 @@ defvjp(convert_p, lambda g, ans, x, *, dtype: convert_element_type(g, dtype_of(x
        if dtype_of(x).kind == "f" else None)
 
 
+convert_p.vjp_numpy = lambda i, g, ans, x, *, dtype: (
+    (g if g.dtype == dtype_of(x) else g.astype(dtype_of(x))) if dtype_of(x).kind == "f" else None)
+
+
 def convert_element_type(x, dtype):
     dtype = np.dtype(dtype)
     if getattr(x, "dtype", None) == dtype:
@@ -487,7 +562,7 @@ def _add_batch_rules():
     for prim in (neg_p, sign_p, floor_p, ceil_p, round_p, exp_p, log_p, log1p_p, expm1_p, sqrt_p, cbrt_p,
                  sin_p, cos_p, asin_p, acos_p, atan_p, sinh_p, cosh_p, tanh_p, asinh_p, acosh_p, atanh_p,
                  abs_p, not_p, add_p, sub_p, mul_p, div_p, floor_divide_p, rem_p, pow_p, max_p, min_p, atan2_p,
-                 eq_p, ne_p, lt_p, le_p, bitwise_and_p, bitwise_or_p, bitwise_xor_p, select_p, convert_p):
+                 eq_p, ne_p, lt_p, le_p, bitwise_and_p, bitwise_or_p, bitwise_xor_p, select_p, convert_p, relu_p):
         prim.batch = elementwise_rule(prim)
 
 

@@ -13,7 +13,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from ..core.primitive import Primitive, defvjp_indexed
-from ..errors import user_location
+from ..core.trace import Tracer
+from ..errors import INDEX_FIX, IndexingError, user_location
 from ._util import aval, dtype_of, shape_of
 from .elementwise import add, convert_element_type, div, mul, unbroadcast
 
@@ -35,15 +36,25 @@ def build_index(spec, arrays):
     return tuple(out)
 
 
-def _index_shape(op, x, arrays, spec):
+def _index_shape(op, x, arrays, spec, concrete=None):
+    """The shape ``x[idx]`` has (``x`` and the index arrays abstract); index arrays whose
+    values are known (``concrete``: position -> array) are checked against the bounds."""
     dummy = np.broadcast_to(np.zeros((), np.int8), x.shape)
-    idx = build_index(spec, [np.zeros(a.shape, np.intp) for a in arrays])
+    idx = build_index(spec, [np.zeros(a.shape, np.intp) if concrete is None or i not in concrete else concrete[i]
+                             for i, a in enumerate(arrays)])
     try:
         return dummy[idx].shape
     except IndexError as e:
-        raise IndexError(f"{op}: {e} (array {x.str_short()}) at {user_location()}.\n"
-                         "Fix: keep integer indices within the array's bounds and use at most one "
-                         "index per dimension.") from None
+        raise IndexingError(f"{op}: {e} (array {x.str_short()}) at {user_location()}.\n{INDEX_FIX}") from None
+
+
+def _check_known_indices(op, x, arrays, spec):
+    """Under a transform (``x`` traced), index arrays known now -- constants such as the 10 of
+    ``fnp.take(x, 10)`` -- are checked against ``x``'s bounds, as NumPy checks them eagerly.
+    (An index that is itself traced is only known when the program runs.)"""
+    known = {i: np.asarray(a) for i, a in enumerate(arrays) if not isinstance(a, Tracer)}
+    if known:
+        _index_shape(op, aval(shape_of(x), dtype_of(x)), [aval(shape_of(a), dtype_of(a)) for a in arrays], spec, known)
 
 
 # ----------------------------------------------------------------------------- gather
@@ -55,8 +66,8 @@ gather_p.impl = lambda x, *arrays, spec: np.asarray(x)[build_index(spec, arrays)
 def _gather_shape(x, *arrays, spec):
     for a in arrays:
         if a.dtype.kind not in "iu":
-            raise IndexError(f"gather: index arrays must be integers, got {a.str_short()} at {user_location()}.\n"
-                             "Fix: convert the index with .astype(int).")
+            raise IndexingError(f"gather: index arrays must be integers, got {a.str_short()} at {user_location()}.\n"
+                                "Fix: convert the index with .astype(int).")
     return aval(_index_shape("indexing", x, arrays, spec), x.dtype, x.weak_type)
 
 
@@ -83,6 +94,8 @@ gather_p.residuals = ("inputs",)  # the index arrays; x only by shape
 
 
 def gather(x, arrays, spec):
+    if arrays and isinstance(x, Tracer):
+        _check_known_indices("indexing", x, arrays, spec)
     return gather_p.bind(x, *arrays, spec=tuple(spec))
 
 
@@ -236,6 +249,8 @@ defvjp_indexed(scatter_p, _scatter_vjp)
 
 
 def scatter(x, updates, arrays, spec, mode):
+    if arrays and isinstance(x, Tracer):
+        _check_known_indices("x.at[...]", x, arrays, spec)
     return scatter_p.bind(x, updates, *arrays, spec=tuple(spec), mode=mode)
 
 

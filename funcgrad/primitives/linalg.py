@@ -34,7 +34,7 @@ def _dot_impl(x, y, *, contract, batch):
     (xc, yc), (xb, yb) = contract, batch
     nx, ny = x.ndim, y.ndim
     if not xb:  # the common cases map straight onto one BLAS call
-        if xc == (nx - 1,) and ((ny == 2 and yc == (0,)) or (ny == 1 and yc == (0,))):
+        if xc == (nx - 1,) and ((ny == 2 and yc == (0,)) or (ny == 1 and yc == (0,))) and x.shape[-1] != 1:
             return np.matmul(x, y)
         if nx == 2 and ny == 2 and len(xc) == 1:
             a = x if xc == (1,) else x.T
@@ -47,7 +47,10 @@ def _dot_impl(x, y, *, contract, batch):
     m = math.prod(x.shape[i] for i in xf)
     n = math.prod(y.shape[i] for i in yf)
     k = math.prod(x.shape[i] for i in xc)
-    if xb:
+    if k == 1:  # outer products (per-example gradients): a broadcast multiply, ~3x faster than BLAS
+        lead = (math.prod(bshape),) if xb else ()
+        out = np.multiply(xt.reshape(lead + (m, 1)), yt.reshape(lead + (1, n)))
+    elif xb:
         b = math.prod(bshape)
         out = np.matmul(xt.reshape(b, m, k), yt.reshape(b, k, n))
     else:
@@ -102,6 +105,38 @@ def _dot_vjp(i, g, ans, x, y, *, contract, batch):
     return convert_element_type(transpose(out, tuple(np.argsort(order))), dtype_of(y))
 
 
+def _dot_vjp_numpy(i, g, ans, x, y, *, contract, batch):
+    """``_dot_vjp`` in NumPy for the products of dense layers: ``x (..., k) @ y (k, n)``,
+    ``x (..., k) @ y (k,)`` and the 2-D products with either operand transposed (one BLAS
+    call each, on transposed views); other layouts take ``_dot_vjp`` on NumPy values."""
+    (xc, yc), (xb, _) = contract, batch
+    nx, ny = x.ndim, y.ndim
+    if xb or len(xc) != 1 or type(x) is not np.ndarray or type(y) is not np.ndarray:
+        return _dot_vjp(i, g, ans, x, y, contract=contract, batch=batch)
+    if xc[0] == nx - 1 and yc[0] == 0 and ny <= 2:          # x (..., k) @ y (k[, n])
+        k = x.shape[-1]
+        if i == 0:
+            ct = np.matmul(g, y.T) if ny == 2 else np.multiply.outer(g, y)
+        elif nx == 1:
+            ct = np.multiply.outer(x, g) if ny == 2 else np.multiply(x, g)
+        else:  # sum over every leading dimension of x
+            gm = g.reshape(-1, y.shape[1]) if ny == 2 else g.reshape(-1)
+            ct = np.matmul(x.reshape(-1, k).T, gm)
+    elif nx == 2 and ny == 2:
+        a = x if xc[0] == 1 else x.T
+        b = y if yc[0] == 0 else y.T
+        if i == 0:
+            ct = np.matmul(g, b.T)
+            ct = ct if xc[0] == 1 else ct.T
+        else:
+            ct = np.matmul(a.T, g)
+            ct = ct if yc[0] == 0 else ct.T
+    else:
+        return _dot_vjp(i, g, ans, x, y, contract=contract, batch=batch)
+    dt = (x if i == 0 else y).dtype
+    return ct if ct.dtype == dt else ct.astype(dt)
+
+
 def _dot_jvp(primals, tangents, *, contract, batch):
     x, y = primals
     tx, ty = tangents
@@ -120,6 +155,7 @@ dot_general_p.shape = _dot_shape
 dot_general_p.lower = _dot_lower
 dot_general_p.jvp = _dot_jvp
 defvjp_indexed(dot_general_p, _dot_vjp)
+dot_general_p.vjp_numpy = _dot_vjp_numpy
 dot_general_p.residuals = ("inputs",)  # each cotangent reads the other operand, never the output
 
 

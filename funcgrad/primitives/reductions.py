@@ -114,6 +114,18 @@ reduce_sum_p.jvp = _sum_jvp
 defvjp(reduce_sum_p, lambda g, ans, x, *, axes: convert_element_type(_bcast_back(g, x, axes), dtype_of(x)))
 
 
+def _sum_vjp_numpy(i, g, ans, x, *, axes):
+    xs, dt = shape_of(x), dtype_of(x)
+    if g.shape == xs:
+        ct = g
+    else:
+        ct = np.broadcast_to(np.reshape(g, tuple(1 if d in axes else n for d, n in enumerate(xs))), xs)
+    return ct if ct.dtype == dt else ct.astype(dt)
+
+
+reduce_sum_p.vjp_numpy = _sum_vjp_numpy
+
+
 # ----------------------------------------------------------------------------- extremum weights
 
 extremum_weights_p = Primitive("extremum_weights", nondiff=True)

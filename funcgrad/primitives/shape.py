@@ -25,7 +25,7 @@ def _linear_jvp(prim):
 # ----------------------------------------------------------------------------- reshape
 
 reshape_p = Primitive("reshape")
-reshape_p.impl = lambda x, *, shape: np.reshape(np.asarray(x), shape)
+reshape_p.impl = lambda x, *, shape: x.reshape(shape) if type(x) is np.ndarray else np.reshape(np.asarray(x), shape)
 
 
 def _reshape_shape(x, *, shape):
@@ -39,10 +39,11 @@ reshape_p.shape = _reshape_shape
 reshape_p.lower = lambda ctx, x, *, shape: lax.reshape(_cast(x, ctx.avals_out[0].dtype), tuple(shape))
 reshape_p.jvp = _linear_jvp(reshape_p)
 defvjp(reshape_p, lambda g, ans, x, *, shape: reshape(g, shape_of(x)))
+reshape_p.vjp_numpy = lambda i, g, ans, x, *, shape: np.reshape(g, shape_of(x))
 
 
 def reshape(x, shape):
-    shape = tuple(map(int, shape))
+    shape = tuple([d if type(d) is int else int(d) for d in shape])
     if -1 in shape:
         size = math.prod(shape_of(x))
         known = math.prod(d for d in shape if d != -1)
@@ -96,6 +97,18 @@ broadcast_p.jvp = _linear_jvp(broadcast_p)
 defvjp(broadcast_p, _broadcast_vjp)
 
 
+def _broadcast_vjp_numpy(i, g, ans, x, *, shape, dims):
+    xs = shape_of(x)
+    summed = tuple(i for i in range(len(shape)) if i not in dims)
+    summed += tuple(d for d, n in zip(dims, xs) if n == 1 and shape[d] != 1)
+    if summed:
+        g = np.add.reduce(g, axis=tuple(sorted(summed)))
+    return np.reshape(g, xs)
+
+
+broadcast_p.vjp_numpy = _broadcast_vjp_numpy
+
+
 def broadcast_in_dim(x, shape, dims):
     shape, dims = tuple(shape), tuple(dims)
     if shape_of(x) == shape and dims == tuple(range(len(shape))):
@@ -133,6 +146,7 @@ transpose_p.shape = _transpose_shape
 transpose_p.lower = lambda ctx, x, *, perm: lax.transpose(_cast(x, ctx.avals_out[0].dtype), tuple(perm))
 transpose_p.jvp = _linear_jvp(transpose_p)
 defvjp(transpose_p, lambda g, ans, x, *, perm: transpose(g, tuple(np.argsort(perm))))
+transpose_p.vjp_numpy = lambda i, g, ans, x, *, perm: np.transpose(g, np.argsort(perm))
 
 
 def transpose(x, perm):

@@ -18,12 +18,19 @@ which would keep every intermediate value alive).  When the backward pass runs o
 once (``grad``, ``value_and_grad``, the VJP program of a sub-program), it frees each
 node's residuals as soon as its VJP has run; a ``vjp`` closure, which may be called
 again, keeps them.
+
+A node whose forward ran on NumPy values (an eager ``grad``) is marked ``host``; when
+its cotangent is a NumPy array too, the backward pass calls the primitive's
+``vjp_numpy`` rule where it has one (the same numbers, without the eager binds of
+the funcgrad-ops rule).
 """
 import numpy as np
 
+from ..config import config
 from ..core.avals import ShapedArray, get_aval
 from ..core.primitive import is_float_value
 from ..core.trace import Trace, Tracer, new_trace
+from ..numpy._array import Array
 
 
 class Node:
@@ -32,10 +39,11 @@ class Node:
     ``parents`` holds one ``(node, index)`` per input on the tape (None otherwise);
     ``inputs`` and ``out`` are the residuals (abstract values where not needed)."""
 
-    __slots__ = ("prim", "params", "inputs", "parents", "out")
+    __slots__ = ("prim", "params", "inputs", "parents", "out", "host")
 
-    def __init__(self, prim, params, inputs, parents, out):
+    def __init__(self, prim, params, inputs, parents, out, host=False):
         self.prim, self.params, self.inputs, self.parents, self.out = prim, params, inputs, parents, out
+        self.host = host  # computed on NumPy values: ``prim.vjp_numpy`` may run the backward step
 
 
 class ReverseTracer(Tracer):
@@ -50,49 +58,74 @@ class ReverseTracer(Tracer):
         return get_aval(self.primal)
 
     shape = property(lambda self: self.primal.shape if hasattr(self.primal, "shape") else ())
-    dtype = property(lambda self: get_aval(self.primal).dtype)
+    @property
+    def dtype(self):
+        p = self.primal
+        return p.dtype if type(p) in _HOST else get_aval(p).dtype
 
 
 class ReverseTrace(Trace):
-    __slots__ = ()
+    """Records a :class:`Node` per differentiable primitive application, in order: the
+    tape.  Creation order is a topological order, so the backward pass walks the tape
+    from its end."""
+
+    __slots__ = ("tape",)
+
+    def __init__(self):
+        self.tape = []
 
     def process(self, prim, args, params):
-        inputs, parents, any_parent = [], [], False
+        if prim.nondiff:  # comparisons, argmax: no node, no derivative
+            return prim.bind(*[a.primal if type(a) is ReverseTracer and a._trace is self else a for a in args],
+                             **params)
+        inputs, parents, any_parent, host = [], [], False, True
         for a in args:
-            if isinstance(a, ReverseTracer) and a._trace is self:
-                inputs.append(a.primal)
-                parents.append(a.link)
+            if type(a) is ReverseTracer and a._trace is self:
+                a, link = a.primal, a.link
+                parents.append(link)
                 any_parent = True
             else:
-                inputs.append(a)
                 parents.append(None)
+            inputs.append(a)
+            if type(a) not in _HOST_IN:
+                host = False
         if prim.vjp_fwd is not None:
             if not any_parent:
                 return prim.bind(*inputs, **params)
             out, residuals = prim.vjp_fwd(*inputs, **params)
             node = Node(prim, params, residuals, parents, out)
+            self.tape.append(node)
             return [ReverseTracer(self, o, node, i) if is_float_value(o) else o for i, o in enumerate(out)]
         out = prim.bind(*inputs, **params)
-        if prim.nondiff or not any_parent:
+        if not any_parent:
             return out
         keep = prim.residuals
+        host = host and prim.vjp_numpy is not None and type(out) in _HOST
         if keep is None:
-            node = Node(prim, params, inputs, parents, out)
+            node = Node(prim, params, inputs, parents, out, host)
         else:  # drop what the VJP rules never read; keep only its shape and dtype
             if "inputs" not in keep:
                 kept = [_shape_only(x) for x in inputs]
                 for i in keep:
                     if type(i) is int:  # a chosen input; a large mask is kept as bits
                         x = inputs[i]
-                        if type(x) is np.ndarray and x.dtype == np.bool_ and x.size >= _PACK_MIN:
+                        if isinstance(x, np.ndarray) and x.dtype == np.bool_ and x.size >= _PACK_MIN:
                             x = _Bits(x)
                             kept = _Packed(kept)
                         kept[i] = x
                 inputs = kept
-            node = Node(prim, params, inputs, parents, out if "ans" in keep else _shape_only(out))
+            node = Node(prim, params, inputs, parents, out if "ans" in keep else _shape_only(out), host)
         if prim.multiple_results:
+            self.tape.append(node)
             return [ReverseTracer(self, o, node, i) if is_float_value(o) else o for i, o in enumerate(out)]
-        return ReverseTracer(self, out, node, 0) if is_float_value(out) else out
+        t = type(out)
+        if t is np.ndarray or t is np.float32 or t is np.float64:
+            if out.dtype.kind != "f":
+                return out
+        elif not is_float_value(out):
+            return out
+        self.tape.append(node)
+        return ReverseTracer(self, out, node, 0)
 
     def concrete(self, tracer, what):
         p = tracer.primal
@@ -100,6 +133,9 @@ class ReverseTrace(Trace):
 
 
 _PACK_MIN = 1 << 12  # masks of at least this many elements are kept as bits
+_HOST = frozenset((np.ndarray, Array, np.float32, np.float64, np.float16))  # eager results (else a tracer)
+_HOST_IN = _HOST | {int, float, bool, np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
+                    np.uint32, np.uint64}  # NumPy inputs (not jax arrays, which NumPy would hand to jax)
 
 
 class _Bits:
@@ -125,77 +161,70 @@ class _Packed(list):
         return [x.unpack() if type(x) is _Bits else x for x in self]
 
 
+_new_aval = object.__new__
+
+
 def _shape_only(x):
     """An array's abstract value in place of its data (scalars are cheaper kept)."""
     if type(x) is np.ndarray and x.ndim:
-        return ShapedArray(x.shape, x.dtype)
+        a = _new_aval(ShapedArray)  # the fields are already a tuple and a dtype
+        a.shape, a.dtype, a.weak_type = x.shape, x.dtype, False
+        return a
     if type(x) is list:  # the outputs of a multiple-results primitive
         return [_shape_only(o) for o in x]
     return x
 
 
-def _toposort(roots):
-    """Nodes reachable from ``roots``, each after every node that consumes it."""
-    order, visited = [], set()
-    stack = [(n, False) for n in roots]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        if node.prim is not None:
-            for p in node.parents:
-                if p is not None and id(p[0]) not in visited:
-                    stack.append((p[0], False))
-    order.reverse()
-    return order
-
-
 def _accumulate(cts, link, ct):
-    """Add ``ct`` to the cotangent of output ``index`` of ``node`` (``link = (node, index)``)."""
-    node, index = link
-    key = id(node)
-    slot = cts.get(key)
-    if slot is None:
-        slot = cts[key] = {}
-    prev = slot.get(index)
-    slot[index] = ct if prev is None else _add(prev, ct)
+    """Add ``ct`` to the cotangent of output ``index`` of ``node`` (``link = (node, index)``);
+    the key is the node itself for its first output."""
+    key = link[0] if link[1] == 0 else link
+    prev = cts.get(key)
+    cts[key] = ct if prev is None else _add(prev, ct)
 
 
 def _add(x, y):
+    if not config.debug_nans and type(x) is np.ndarray and type(y) is np.ndarray and x.shape == y.shape \
+            and x.dtype == y.dtype:
+        return x + y  # cotangents of one value: same shape and dtype, nothing to promote
+    return _add_p().bind(x, y)
+
+
+def _add_p():
     from ..primitives.elementwise import add_p
-    return add_p.bind(x, y)
+    return add_p
 
 
-def backward(out_tracers, out_cts, in_tracers, free=False):
+def backward(tape, out_tracers, out_cts, in_tracers, free=False):
     """Cotangents of ``in_tracers`` (None where zero) given cotangents of ``out_tracers``.
 
+    The tape is walked from its end; a node whose outputs got no cotangent is skipped.
     ``free=True`` (the tape is walked only once) drops each node's residuals as soon
-    as its VJP has run, so that the peak memory of the backward pass is what is still
-    to be differentiated, not the whole tape.  Cotangents are dropped as they are
-    consumed either way."""
+    as its VJP has run (or is skipped), so that the peak memory of the backward pass is
+    what is still to be differentiated, not the whole tape.  Cotangents are dropped as
+    they are consumed either way."""
     cts = {}
-    roots = []
     for t, ct in zip(out_tracers, out_cts, strict=True):
         if t is not None and ct is not None:
             _accumulate(cts, t.link, ct)
-            roots.append(t.node)
-    for node in _toposort(roots):
-        if node.prim is None:
-            continue
-        slot = cts.pop(id(node), None)
-        if slot is None:
-            continue
+    numpy_rules = not config.debug_nans  # debug_nans checks every eager bind: keep the binds
+    for k in range(len(tape) - 1, -1, -1):
+        if not cts:
+            break
+        node = tape[k]
         prim = node.prim
         if prim.multiple_results:
-            g = tuple(slot.get(i) for i in range(len(node.out)))
+            g = tuple(cts.pop(node if i == 0 else (node, i), None) for i in range(len(node.out)))
+            if all(x is None for x in g):
+                if free:
+                    node.inputs = node.out = None
+                continue
         else:
-            g = slot[0]
-        del slot
+            g = cts.pop(node, None)
+            if g is None:
+                if free:
+                    node.inputs = node.out = None
+                continue
         parents, inputs, out = node.parents, node.inputs, node.out
         if free:
             node.inputs = node.out = None
@@ -210,19 +239,19 @@ def backward(out_tracers, out_cts, in_tracers, free=False):
                     _accumulate(cts, parent, ct)
             del all_cts
             continue
+        fast = prim.vjp_numpy if node.host and numpy_rules and type(g) in _HOST else None
         for i, parent in enumerate(parents):
             if parent is None:
                 continue
-            ct = prim.vjp_rule(i, g, out, inputs, node.params)
+            if fast is not None:
+                ct = fast(i, g, out, *inputs, **node.params)
+            else:
+                ct = prim.vjp_rule(i, g, out, inputs, node.params)
             if ct is not None:
                 _accumulate(cts, parent, ct)
             del ct
         del inputs, out, g
-    result = []
-    for t in in_tracers:
-        slot = cts.get(id(t.node))
-        result.append(None if slot is None else slot.get(0))
-    return result
+    return [cts.get(t.node) for t in in_tracers]
 
 
 def vjp_flat(fun, primals, origin=None):
@@ -236,6 +265,7 @@ def vjp_flat(fun, primals, origin=None):
     with new_trace(ReverseTrace, origin=origin) as trace:
         ins = [ReverseTracer(trace, p, Node(None, None, None, None, p), 0) for p in primals]
         outs = fun(*ins)
+        tape = trace.tape
         out_tracers, out_vals = [], []
         for o in outs:
             if isinstance(o, ReverseTracer) and o._trace is trace:
@@ -251,7 +281,7 @@ def vjp_flat(fun, primals, origin=None):
         if state[0]:
             raise RuntimeError("funcgrad internal error: a backward pass that freed its tape ran again")
         state[0] = free
-        return backward(out_tracers, out_cts, ins, free)
+        return backward(tape, out_tracers, out_cts, ins, free)
 
     return out_vals, backward_fn
 
