@@ -22,6 +22,11 @@ result is too large or not finite is dropped and another one drawn.  So every pr
 is valid, and every input sits away from kinks and jumps: a mismatch is a bug, not
 rounding.
 
+The newer families -- ``funcgrad.lax`` control flow with closures and tuple / dict
+carries, ``funcgrad.random``, ``funcgrad.nn``, convolution and pooling, custom rules and
+``checkpoint`` -- live in ``tests/fuzz_families.py`` (helpers such as ``cond(m, ...)``
+and their generators, registered into :data:`HELPERS` and :data:`OPS` below).
+
 ``python tests/fuzz_programs.py SEED`` prints the program of a seed.
 """
 import dataclasses
@@ -36,6 +41,7 @@ MAX_SIZE = 96              # elements per value
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
 I32, I64 = np.dtype(np.int32), np.dtype(np.int64)
 BOOL = np.dtype(np.bool_)
+U32 = np.dtype(np.uint32)  # random keys (inputs of the samplers only)
 DT_SRC = {F32: "m.float32", F64: "m.float64", I32: "m.int32", I64: "m.int64", BOOL: "m.bool_"}
 
 
@@ -112,6 +118,7 @@ class Program:
     diff: bool             # float64 program: derivative checks apply
     nondiff_ops: list      # ops that make derivative checks invalid (none when diff)
     has_f32: bool = False  # some value is float32 (float64 results may carry float32 rounding)
+    modes: str = "both"    # derivative modes that apply: "both", "fwd" (while_loop) or "rev" (custom_vjp)
 
     def fn(self, all_values=False):
         """The program as a function ``prog(m, *inputs)``; with ``all_values`` it returns
@@ -142,7 +149,8 @@ class Program:
         ret = "(" + ", ".join(outputs) + ("," if len(outputs) == 1 else "") + ")"
         src = f"def prog({args}):\n" + "\n".join(keep) + f"\n    return {ret}\n"
         used = [u for u, ln in zip(self.ops, body) if ln in keep] if len(self.ops) == len(body) else self.ops
-        return Program(self.seed, src, inputs, list(outputs), used, self.diff, self.nondiff_ops, self.has_f32)
+        return Program(self.seed, src, inputs, list(outputs), used, self.diff, self.nondiff_ops, self.has_f32,
+                       self.modes)
 
     def first_divergence(self, m, args=None, rtol=1e-4):
         """The first line whose value under module ``m`` differs from NumPy's (shape,
@@ -220,7 +228,7 @@ class Gen:
         return seq[int(self.rng.integers(len(seq)))]
 
     def pick(self, pred=lambda v: True, prefer_recent=True):
-        cands = [v for v in self.vals if pred(v)]
+        cands = [v for v in self.vals if pred(v) and v.dtype != U32]   # (random keys: only for samplers)
         if not cands:
             raise Reject
         if prefer_recent and self.rng.random() < 0.6:
@@ -592,7 +600,8 @@ def g_matmul(g):
         return f"m.matmul({x.name}, {y.name})", None, set()
     # ``x.dot(y)`` on a NumPy array x and a traced y is NumPy's dot (an error in jax): the
     # derivative oracle closes over the integer inputs, so only traced receivers there
-    method = g.rng.random() < 0.5 and (x.diff or not g.diff)
+    # (nor inside a cond branch or checkpointed body, where a closed-over NumPy value meets a traced parameter)
+    method = g.rng.random() < 0.5 and (x.diff or not g.diff) and not getattr(g, "in_sub", False)
     return (f"{x.name}.dot({y.name})" if method else f"m.dot({x.name}, {y.name})"), None, set()
 
 
@@ -1282,9 +1291,13 @@ def generate(seed, n_ops=None, diff=None):
     args = ", ".join(["m"] + [n for n, _ in g.inputs])
     ret = "(" + ", ".join(v.name for v in outs) + ("," if len(outs) == 1 else "") + ")"
     src = f"def prog({args}):\n" + "\n".join(g.lines) + f"\n    return {ret}\n"
+    if {"fwd_only", "rev_only"} <= flags:
+        flags.add("nondiff")   # no derivative mode applies to both while_loop and custom_vjp
     nondiff = sorted(flags & {"nondiff"})
-    has_f32 = any(v.dtype == F32 for v in g.vals)
-    return Program(seed, src, g.inputs, [v.name for v in outs], g.used, diff and not nondiff, nondiff, has_f32)
+    modes = "fwd" if "fwd_only" in flags else "rev" if "rev_only" in flags else "both"
+    has_f32 = any(v.dtype == F32 for v in g.vals) or F32 in getattr(g, "sub_dtypes", ())
+    return Program(seed, src, g.inputs, [v.name for v in outs], g.used, diff and not nondiff, nondiff, has_f32,
+                   modes)
 
 
 def _drop_new_inputs(g, n):
@@ -1335,6 +1348,11 @@ def _try(g, expr, guard):
     if len(shapes) != 1 or len(dtypes) != 1:
         return None
     return res
+
+
+import fuzz_families  # noqa: E402  (control flow, random, nn, conv, custom rules, checkpoint)
+
+fuzz_families.register(sys.modules[__name__])
 
 
 if __name__ == "__main__":
