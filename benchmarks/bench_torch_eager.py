@@ -6,6 +6,8 @@ each op and starve OpenBLAS's second thread when both share a process):
 - value_and_grad of a deep narrow ReLU MLP (width 32, 25 and 250 layers, batch 8);
 - value_and_grad of a scalar function of 50 elementwise ops;
 - small compositions on a (16, 16) array: mean, sum, matmul, reshape (per-op overhead);
+- for the MLPs, the step's matrix products alone in NumPy: the floor of an eager library whose
+  products are NumPy's, set by NumPy's BLAS (OpenBLAS), not by the library;
 - per-example gradients of the 784-512-512-10 MLP at batch 128: funcgrad ``vmap(grad)``
   against a Python loop of eager grads and ``torch.func.vmap(torch.func.grad)``.
 Values and gradients of the two sides are checked against each other first.
@@ -82,7 +84,30 @@ def mlp_case(sizes, batch, seed=0):
 
     tl, tg = torch_step()
     _check(vg(params, x, y), tl, list(zip(tg[::2], tg[1::2])))
-    return {"funcgrad eager": lambda: vg(params, x, y), "torch eager": torch_step}
+    return {"funcgrad eager": lambda: vg(params, x, y), "torch eager": torch_step,
+            "NumPy: its matmuls alone": _matmuls_alone(params, x)}
+
+
+def _matmuls_alone(params, x):
+    """The matrix products of one step (forward h @ w; backward g @ w.T and h.T @ g, no
+    g @ w.T into the input), in NumPy with nothing else: the floor of any eager library
+    whose products are NumPy's (its BLAS, OpenBLAS here, against the one torch ships)."""
+    hs, h = [], x
+    for w, _ in params:
+        hs.append(h)
+        h = h @ w
+    gs = [np.ones((x.shape[0], w.shape[1]), np.float32) for w, _ in params]
+
+    def run():
+        h = x
+        for w, _ in params:
+            h = h @ w
+        for i in range(len(params) - 1, -1, -1):
+            hs[i].T @ gs[i]
+            if i:
+                gs[i] @ params[i][0].T
+
+    return run
 
 
 def scalar_case():

@@ -26,6 +26,7 @@ from .numpy import _math as _M
 from .numpy import _reductions as _R
 from .numpy import _shape as _S
 from .primitives import elementwise as _E
+from .primitives import softmax as _softmax
 from .primitives import special as _P
 from .primitives.misc import stop_gradient as _stop_gradient
 from .scipy import special as _special
@@ -148,6 +149,11 @@ def softmax(x, axis=-1, where=None):
 
 
 def _log_softmax(x, axis=-1, where=None):
+    if where is None:  # one primitive: one tape node, closed-form derivatives
+        x, = _floats(x)
+        nd = len(_aval(x).shape)
+        if isinstance(axis, int) and -nd <= axis < nd:
+            return _softmax.log_softmax(x, axis % nd)
     s = _shifted(x, axis, where)
     out = _M.subtract(s, _M.log(_R.sum(_M.exp(s), axis=axis, keepdims=True)))
     return out if where is None else _M.where(where, out, -_np.inf)

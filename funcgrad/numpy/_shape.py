@@ -26,6 +26,11 @@ def _ax(op, axis, nd):
 
 def reshape(a, newshape=None, order="C", *, shape=None):
     newshape = shape if newshape is None else newshape
+    if type(a) is np.ndarray and type(newshape) is tuple and order == "C" and a.dtype.kind in "biuf":
+        try:  # an eager NumPy array: a view, as the primitive's NumPy rule makes it
+            return a.reshape(newshape)
+        except (ValueError, TypeError):
+            pass  # the general path explains the error
     if not isinstance(newshape, (tuple, list)):
         newshape = (newshape,) if np.ndim(newshape) == 0 else tuple(newshape)
     if order != "C":

@@ -29,6 +29,7 @@ import numpy as np
 from ..config import config
 from ..core.avals import ShapedArray, get_aval
 from ..core.primitive import is_float_value
+from ..core.staging import no_full_gc
 from ..core.trace import Trace, Tracer, new_trace
 from ..numpy._array import Array
 
@@ -183,16 +184,15 @@ def _accumulate(cts, link, ct):
     cts[key] = ct if prev is None else _add(prev, ct)
 
 
+_ADD_NUMPY = frozenset((np.ndarray, np.float32, np.float64))
+
+
 def _add(x, y):
-    if not config.debug_nans and type(x) is np.ndarray and type(y) is np.ndarray and x.shape == y.shape \
-            and x.dtype == y.dtype:
+    t = type(x)
+    if t is type(y) and t in _ADD_NUMPY and x.shape == y.shape and x.dtype == y.dtype and not config.debug_nans:
         return x + y  # cotangents of one value: same shape and dtype, nothing to promote
-    return _add_p().bind(x, y)
-
-
-def _add_p():
     from ..primitives.elementwise import add_p
-    return add_p
+    return add_p.bind(x, y)
 
 
 def backward(tape, out_tracers, out_cts, in_tracers, free=False):
@@ -262,7 +262,9 @@ def vjp_flat(fun, primals, origin=None):
     only call: the tape's residuals are freed as the backward pass consumes them, and
     a second call raises.
     """
-    with new_trace(ReverseTrace, origin=origin) as trace:
+    # The tape is many small objects that live until the backward pass: without a guard
+    # they would set off full garbage collections, each walking the user's whole heap.
+    with no_full_gc(), new_trace(ReverseTrace, origin=origin) as trace:
         ins = [ReverseTracer(trace, p, Node(None, None, None, None, p), 0) for p in primals]
         outs = fun(*ins)
         tape = trace.tape
@@ -281,7 +283,8 @@ def vjp_flat(fun, primals, origin=None):
         if state[0]:
             raise RuntimeError("funcgrad internal error: a backward pass that freed its tape ran again")
         state[0] = free
-        return backward(tape, out_tracers, out_cts, ins, free)
+        with no_full_gc():
+            return backward(tape, out_tracers, out_cts, ins, free)
 
     return out_vals, backward_fn
 
