@@ -6,6 +6,15 @@ For programs of about 100, 1,000 and 10,000 equations:
 - ``fg.jit(f).lower(*args)`` against ``jax.jit(f).lower(*args)`` (trace + lower, no compile);
 - the first call of a fresh jitted function (trace + lower + compile + run).
 
+Floors (rows "floor ..."; the funcgrad column then holds the floor): what any design that
+lowers by binding jax primitives inside a ``jax.jit`` trace costs at least, against the same
+``jax.jit(f).lower`` of the jax.numpy program:
+
+- ``floor (lax replay)``: the jax primitives funcgrad's lowering binds for the program (recorded
+  once with ``jax.make_jaxpr``), bound one after another with no Python in between;
+- ``floor (lax chain)`` (the chain only): ``lax.add(lax.mul(lax.sin(x), np.float32(1.01)),
+  np.float32(0.5))`` written directly, each scalar a literal of its own, as jax.numpy writes them.
+
 Programs: ``value_and_grad`` of the loss of a deep, narrow MLP (tanh layers, 16 wide, batch 8),
 and a plain elementwise chain (``x = sin(x) * 1.01 + 0.5`` repeated).  Each is timed in this
 process, then (``--heap``, the default runs both) after allocating a few million small Python
@@ -25,7 +34,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _timing import machine  # noqa: E402
 
 import jax  # noqa: E402
+import jax.extend  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+from jax import lax  # noqa: E402
 
 import funcgrad as fg  # noqa: E402
 import funcgrad.numpy as fnp  # noqa: E402
@@ -58,6 +69,47 @@ def chain(np_mod, n):
     return f
 
 
+def lax_chain(n):
+    """The chain bound with ``jax.lax`` directly: the floor of lowering it through jax's tracing."""
+    a, b = np.float32(1.01), np.float32(0.5)
+
+    def f(x):
+        for _ in range(n):
+            x = lax.add(lax.mul(lax.sin(x), a), b)
+        return x
+    return f
+
+
+def lax_replay(fg_fun, args):
+    """A jax function binding exactly the jax primitives funcgrad's lowering of ``fg_fun`` binds
+    (recorded once), with nothing between the binds but reading operands from a list."""
+    closed = jax.make_jaxpr(fg.jit(fg_fun)._trace)(*args)
+    jaxpr = closed.jaxpr
+    slot = {v: i for i, v in enumerate(list(jaxpr.constvars) + list(jaxpr.invars))}
+    for e in jaxpr.eqns:
+        for v in e.outvars:
+            slot[v] = len(slot)
+
+    def ref(v):  # (True, slot) or (False, literal value)
+        return (False, v.val) if isinstance(v, jax.extend.core.Literal) else (True, slot[v])
+    prog = [(e.primitive.bind, e.params, [ref(v) for v in e.invars], [slot[v] for v in e.outvars],
+             e.primitive.multiple_results) for e in jaxpr.eqns]
+    outs = [ref(v) for v in jaxpr.outvars]
+    consts = list(closed.consts)
+
+    def f(*a):
+        env = consts + jax.tree_util.tree_leaves(a) + [None] * len(jaxpr.eqns)
+        for bind, params, ins, outv, multi in prog:
+            r = bind(*[env[i] if is_var else i for is_var, i in ins], **params)
+            if multi:
+                for k, o in zip(outv, r, strict=True):
+                    env[k] = o
+            else:
+                env[outv[0]] = r
+        return [env[i] if is_var else i for is_var, i in outs]
+    return f
+
+
 def workloads(sizes):
     """(name, funcgrad function, jax function, args) per size; depths chosen for the equation counts."""
     out = []
@@ -66,11 +118,11 @@ def workloads(sizes):
         depth = max(1, round(target / 10))
         params, x = mlp_args(depth)
         out.append((f"MLP value_and_grad, depth {depth}", fg.value_and_grad(mlp_loss(fnp)),
-                    jax.value_and_grad(mlp_loss(jnp)), (params, x)))
+                    jax.value_and_grad(mlp_loss(jnp)), (params, x), None))
         # elementwise chain: 3 equations per step
         n = max(1, round(target / 3))
         xs = np.linspace(-1, 1, 64, dtype=np.float32)
-        out.append((f"elementwise chain, {n} steps", chain(fnp, n), chain(jnp, n), (xs,)))
+        out.append((f"elementwise chain, {n} steps", chain(fnp, n), chain(jnp, n), (xs,), lax_chain(n)))
     return out
 
 
@@ -117,7 +169,7 @@ def fresh(fun):
     return f
 
 
-def measure(fg_fun, jx_fun, args, reps, budget):
+def measure(fg_fun, jx_fun, args, reps, budget, lax_fun=None):
     """Seconds for each side of each measurement (interleaved runs)."""
     n_fg = sum(1 for _ in fg.make_ir(fg_fun)(*args).eqns)
     n_jx = len(jax.make_jaxpr(jx_fun)(*args).eqns)
@@ -149,6 +201,12 @@ def measure(fg_fun, jx_fun, args, reps, budget):
     pair("make_ir / make_jaxpr", lambda: fg.make_ir(fresh(fg_fun))(*args),
          lambda: jax.make_jaxpr(fresh(jx_fun))(*args))
     pair("jit(f).lower", lambda: fg.jit(fresh(fg_fun)).lower(*args), lambda: jax.jit(fresh(jx_fun)).lower(*args))
+    replay = lax_replay(fg_fun, args)
+    pair("floor (lax replay)", lambda: jax.jit(fresh(replay)).lower(*args),
+         lambda: jax.jit(fresh(jx_fun)).lower(*args))
+    if lax_fun is not None:
+        pair("floor (lax chain)", lambda: jax.jit(fresh(lax_fun)).lower(*args),
+             lambda: jax.jit(fresh(jx_fun)).lower(*args))
 
     def first_fg():
         jax.block_until_ready(fg.jit(fresh(fg_fun))(*args))
@@ -170,9 +228,9 @@ def check(fg_fun, jx_fun, args):
 
 def run(sizes, reps, budget, label):
     rows = []
-    for name, f_fg, f_jx, args in workloads(sizes):
+    for name, f_fg, f_jx, args, f_lax in workloads(sizes):
         check(f_fg, f_jx, args)
-        n_fg, n_jx, res = measure(f_fg, f_jx, args, reps, budget)
+        n_fg, n_jx, res = measure(f_fg, f_jx, args, reps, budget, f_lax)
         for what, (a, b, ma, mb, n, gcs) in res.items():
             rows.append((name, n_fg, n_jx, what, a, b, ma, mb, n, gcs))
             print(f"  [{label}] {name:<34} {what:<22} funcgrad {a * 1e3:9.2f} ms  jax {b * 1e3:9.2f} ms  "

@@ -176,14 +176,18 @@ def _Array():
     return Array
 
 
-def api_boundary(fun, python_scalars_to_numpy=False):
+def api_boundary(fun, python_scalars_to_numpy=False, tree=False):
     """Decorate a public entry point: funcgrad errors leave it with internal frames removed.
 
     With ``python_scalars_to_numpy`` (the ``funcgrad.numpy`` functions), a weak Python
     scalar result becomes a NumPy scalar of its kind's default dtype: inside funcgrad,
     constants stay weak Python scalars; users get NumPy values (``fnp.exp(1.0)`` is
-    ``np.float32``).
+    ``np.float32``).  Inside a transform, a NumPy array result (a constant) comes back as
+    a ``funcgrad.numpy`` array, which traced values can index; ``tree=True`` (functions
+    returning pytrees, such as ``lax.scan``) does so for every leaf.
     """
+    if tree:
+        return _tree_boundary(fun)
 
     @functools.wraps(fun)
     def wrapper(*args, **kwargs):
@@ -210,6 +214,22 @@ def api_boundary(fun, python_scalars_to_numpy=False):
             if type(out) is np.ndarray and _in_transform():
                 # a constant computed inside jit/vmap/grad stays indexable by traced values
                 return out.view(_Array())
+        return out
+
+    return wrapper
+
+
+def _tree_boundary(fun):
+    inner = api_boundary(fun)
+
+    @functools.wraps(fun)
+    def wrapper(*args, **kwargs):
+        __tracebackhide__ = True  # noqa: F841
+        out = inner(*args, **kwargs)
+        if _in_transform():
+            from . import tree
+            array = _Array()
+            out = tree.map(lambda x: x.view(array) if type(x) is np.ndarray else x, out)
         return out
 
     return wrapper

@@ -373,3 +373,27 @@ def test_jit_fori_loop_index_times_a_python_float_matches_eager():
     want = x + (1 + 2 + 3) * 0.1
     np.testing.assert_allclose(f(x), want, rtol=1e-15)
     np.testing.assert_allclose(np.asarray(fg.jit(f)(x)), want, rtol=1e-15)
+
+
+# seed 1363: lax.scan over constants inside vmap returned plain NumPy arrays, so indexing its
+# output with a batched index called NumPy's indexing on a tracer (ConcretizationError).  The
+# control-flow functions now return constants as funcgrad arrays inside transforms, as
+# funcgrad.numpy's functions do.
+@pytest.mark.parametrize("which", ["scan", "cond", "fori_loop", "while_loop"])
+def test_constant_control_flow_outputs_are_indexable_by_batched_values(which):
+    c = np.arange(6.0).reshape(3, 2)
+    lax = fg.lax
+
+    def table():
+        if which == "scan":
+            return lax.scan(lambda carry, x: (carry + x, carry * x), np.zeros(2), c)[1]
+        if which == "cond":
+            return lax.cond(True, lambda: c * 2.0, lambda: c)
+        if which == "fori_loop":
+            return lax.fori_loop(0, 3, lambda k, t: t + 1.0, c)
+        return lax.while_loop(lambda t: t[0, 0] < 2.0, lambda t: t + 1.0, c)
+
+    want = np.asarray(table())
+    i = np.array([0, 1, 1])
+    got = fg.vmap(lambda i: table()[:, i])(i)
+    np.testing.assert_array_equal(np.asarray(got), np.stack([want[:, k] for k in i]))

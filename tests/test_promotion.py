@@ -210,3 +210,15 @@ def test_result_type_takes_dtypes_arrays_and_scalars_as_numpy(args):
         rest = [a for a in args if not isinstance(a, np.ndarray)]
         got = fg.make_ir(lambda x: fnp.zeros((), fnp.result_type(x, *rest)))(arrays[0])
         assert got.outs[0].aval.dtype == np.result_type(*args)
+
+
+@pytest.mark.parametrize("on_true, on_false", [(1.5, 2.0), (1, 2), (1, 2.5), (True, False)])
+def test_where_of_two_python_scalars_has_the_traced_dtype(on_true, on_false):
+    """``where(cond, 1.5, 2.0)``: both branches weak, so the result is float32 eagerly as
+    under jit (NumPy alone would give float64)."""
+    x = np.array([1.0, -1.0, 2.0], np.float32)
+    eager = fnp.where(x > 0, on_true, on_false)
+    jitted = fg.jit(lambda x: fnp.where(x > 0, on_true, on_false))(x)
+    ir = fg.make_ir(lambda x: fnp.where(x > 0, on_true, on_false))(x)
+    assert eager.dtype == np.asarray(jitted).dtype == ir.out_avals[0].dtype
+    np.testing.assert_array_equal(eager, np.where(x > 0, on_true, on_false).astype(eager.dtype))

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..config import config
 from ..errors import DTypeError, ShapeError
-from .avals import get_aval
+from .avals import get_aval, scalar_aval
 from .ir import IR, Eqn, Literal, Var, dce
 from .trace import Trace, Tracer, concretization_error, new_trace
 
@@ -29,6 +29,9 @@ def _uniform(x):
         return False
     first = x.flat[0]
     return bool(np.all(x == first)) and (x.dtype.kind != "f" or bool(np.isfinite(first)))
+
+
+_SCALAR_AVALS = {t: scalar_aval(t(1)) for t in (bool, int, float)}
 
 
 class StagingTracer(Tracer):
@@ -64,8 +67,9 @@ class StagingTrace(Trace):
         if isinstance(x, StagingTracer) and x._trace is self:
             return x.var
         t = type(x)
-        if t in (int, float, bool):
-            return Literal(x)
+        aval = _SCALAR_AVALS.get(t)
+        if aval is not None:  # a Python scalar: its weak aval, shared (avals are never changed)
+            return Literal(x, aval)
         if isinstance(x, np.generic) or (t is np.ndarray and x.ndim == 0):
             return Literal(x[()] if t is np.ndarray else x, get_aval(x))
         key = id(x)
@@ -89,7 +93,7 @@ class StagingTrace(Trace):
         return v
 
     def process(self, prim, args, params):
-        atoms = [self.atom(a) for a in args]
+        atoms = [a.var if type(a) is StagingTracer and a._trace is self else self.atom(a) for a in args]
         avals = [a.aval for a in atoms]
         out_aval = prim.shape(*avals, **params)
         if prim.multiple_results:

@@ -12,7 +12,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from ..core.primitive import Primitive, defvjp
-from ._lower import bcast as _bcast, cast as _cast, fast as _fast
+from ._lower import (broadcast_in_dim as _broadcast_in_dim, cast as _cast, fast as _fast,
+                     operand as _operand, scalar as _scalar)
 from ._util import aval, dtype_of, probe_dtype, shape_error, shape_of, weak_result
 
 
@@ -43,15 +44,16 @@ def _lower_elementwise(jfn, compute_in_out_dtype=True):
     fast = {}
 
     def rule(ctx, *args):
+        out = ctx.avals_out[0]
         if compute_in_out_dtype:
-            dt = ctx.avals_out[0].dtype
+            dt = out.dtype
         else:  # comparisons: compute in the promoted operand dtype
             from ..core.avals import promote_avals
             dt = promote_avals(ctx.avals_in)[0]
         lfn = fast.get(dt.kind)
         if lfn is not None:
-            shape = ctx.avals_out[0].shape
-            return lfn(*[_bcast(_cast(a, dt), shape) for a in args])
+            shape, consts = out.shape, ctx.consts
+            return lfn(*[_operand(consts, a, dt, shape) for a in args])
         args = [jnp.asarray(a, dt) for a in args]
         return jfn(*args)
     rule.fast = fast  # kind -> lax function, filled in by _use_lax below
@@ -309,6 +311,13 @@ mul_p.vjp_numpy = lambda i, g, ans, x, y: unbroadcast_numpy(np.multiply(g, x), y
 neg_p.vjp_numpy = lambda i, g, ans, x: np.negative(g)
 exp_p.vjp_numpy = lambda i, g, ans, x: np.multiply(g, ans)
 tanh_p.vjp_numpy = lambda i, g, ans, x: np.multiply(g, np.subtract(1.0, np.multiply(ans, ans)))
+sin_p.vjp_numpy = lambda i, g, ans, x: np.multiply(g, np.cos(x))
+cos_p.vjp_numpy = lambda i, g, ans, x: np.multiply(g, np.negative(np.sin(x)))
+log_p.vjp_numpy = lambda i, g, ans, x: np.multiply(g, np.true_divide(1.0, x))
+sqrt_p.vjp_numpy = lambda i, g, ans, x: np.multiply(g, np.true_divide(0.5, ans))
+div_p.vjp_numpy = lambda i, g, ans, x, y: unbroadcast_numpy(
+    np.multiply(g, np.negative(np.true_divide(ans, y))), y) if i else unbroadcast_numpy(
+    np.multiply(g, np.true_divide(1.0, y)), x)
 
 # What each binary VJP reads (see Primitive.residuals): the operands, never the output,
 # except div's (d/dy x / y = -ans / y: y and the output, never x); pow's reads all.
@@ -383,6 +392,7 @@ def tan(x):
 select_p = Primitive("select")
 
 _BLEND_MIN = 1 << 14          # below this np.where is as fast
+_WEAK = (int, float, bool)
 _BLEND_INT = {4: np.int32, 8: np.int64}
 _BLEND_OPERANDS = {np.ndarray, int, float, bool, np.float16, np.float32, np.float64, np.int8, np.int16, np.int32,
                    np.int64, np.uint8, np.uint16, np.uint32, np.uint64, np.bool_}
@@ -415,7 +425,16 @@ def select_impl(pred, x, y):
     return out.view(dt)
 
 
-select_p.impl = select_impl
+def _select_eager(pred, x, y):
+    """The eager rule: :func:`select_impl`, except that two weak Python scalars give a
+    float32 (not NumPy's float64) result, the dtype the traced program gives them."""
+    if type(x) in _WEAK and type(y) in _WEAK:
+        out = np.where(pred, x, y)
+        return out.astype(np.float32) if out.dtype == np.float64 else out
+    return select_impl(pred, x, y)
+
+
+select_p.impl = _select_eager
 
 
 def _select_shape(pred, x, y):
@@ -429,17 +448,24 @@ select_p.shape = _select_shape
 def _select_lower(ctx, p, x, y):
     """``jnp.where`` with the operands cast and broadcast explicitly: one ``select_n``."""
     out = ctx.avals_out[0]
-    shape, dt = out.shape, out.dtype
-    p, x, y = (_full(_cast(a, d), shape) for a, d in ((p, np.dtype(bool)), (x, dt), (y, dt)))
+    shape, dt, consts = out.shape, out.dtype, ctx.consts
+    p, x, y = (_full(consts, a, d, shape) for a, d in ((p, _BOOL), (x, dt), (y, dt)))
     return _select_n(p, y, x)
 
 
-def _full(x, shape):
-    s = np.shape(x) if isinstance(x, (np.ndarray, np.generic)) else x.shape
+_BOOL = np.dtype(bool)
+
+
+def _full(consts, x, dt, shape):
+    """``x`` cast to ``dt`` and broadcast to ``shape`` (host scalars shared, see ``_scalar``)."""
+    if isinstance(x, (np.ndarray, np.generic, int, float, bool)) and np.ndim(x) == 0:
+        return _scalar(consts, x, dt, shape, full=True)
+    x = _cast(x, dt)
+    s = x.shape
     if tuple(s) == tuple(shape):
         return x
     nd = len(shape)
-    return lax.broadcast_in_dim(x, shape, tuple(range(nd - len(s), nd)))
+    return _broadcast_in_dim(x, shape, tuple(range(nd - len(s), nd)))
 
 
 _select_n = _fast(lax.select_n, 3, bool)
@@ -488,8 +514,12 @@ relu_p.shape = lambda x: x
 
 
 def _relu_lower(ctx, x):
-    dt = ctx.avals_out[0].dtype
-    return lax.max(_cast(x, dt), np.zeros((), dt))
+    out = ctx.avals_out[0]
+    dt = out.dtype
+    return _max(_cast(x, dt), _scalar(ctx.consts, 0, dt, out.shape))
+
+
+_max = _fast(lax.max, 2)
 
 
 def _relu_jvp(primals, tangents):

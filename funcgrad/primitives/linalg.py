@@ -14,7 +14,7 @@ import jax.lax as lax
 from ..core.avals import promote_avals
 from ..core.primitive import Primitive, defvjp, defvjp_indexed
 from ._util import aval, dtype_of, shape_error, shape_of, weak_result
-from ._lower import cast as _cast
+from ._lower import bind_like as _bind_like, cast as _cast
 from .elementwise import add, convert_element_type, mul, neg
 from .reductions import reduce_sum
 from .shape import broadcast_in_dim, transpose
@@ -76,7 +76,7 @@ def _dot_shape(x, y, *, contract, batch):
 
 def _dot_lower(ctx, x, y, *, contract, batch):
     dt = ctx.avals_out[0].dtype
-    return lax.dot_general(_cast(x, dt), _cast(y, dt), (contract, batch))
+    return _bind_like(lax.dot_general, (_cast(x, dt), _cast(y, dt)), (contract, batch))
 
 
 def dot_general(x, y, contract, batch=((), ())):
@@ -116,7 +116,12 @@ def _dot_vjp_numpy(i, g, ans, x, y, *, contract, batch):
     if xc[0] == nx - 1 and yc[0] == 0 and ny <= 2:          # x (..., k) @ y (k[, n])
         k = x.shape[-1]
         if i == 0:
-            ct = np.matmul(g, y.T) if ny == 2 else np.multiply.outer(g, y)
+            if ny == 1:
+                ct = np.multiply.outer(g, y)
+            elif g.size < 64 * g.shape[-1]:  # a few rows: (y @ g.T).T, which OpenBLAS runs twice as fast
+                ct = np.matmul(y, g.reshape(-1, g.shape[-1]).T).T.reshape(g.shape[:-1] + (k,))
+            else:  # many rows: the column-major result would slow every elementwise rule after it
+                ct = np.matmul(g, y.T)
         elif nx == 1:
             ct = np.multiply.outer(x, g) if ny == 2 else np.multiply(x, g)
         else:  # sum over every leading dimension of x

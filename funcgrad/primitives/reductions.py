@@ -14,7 +14,7 @@ from jax import lax
 
 from ..core.primitive import Primitive, defvjp
 from ._util import aval, dtype_error, dtype_of, shape_of
-from ._lower import cast as _cast
+from ._lower import bind_like as _bind_like, cast as _cast
 from .elementwise import convert_element_type, div, mul
 from .shape import broadcast_in_dim
 
@@ -73,11 +73,11 @@ def _lax_reduction(jnp_fn, lax_fn, accumulates):
         dt = ctx.avals_out[0].dtype
         if accumulates:
             if dt.kind in "iu" or dt in _F32_F64:
-                return lax_fn(_cast(x, dt), tuple(axes))
+                return _bind_like(lax_fn, (_cast(x, dt),), tuple(axes))
             return jnp_fn(x, axis=axes, dtype=dt)
         a = ctx.avals_in[0]
         if a.dtype.kind in "iuf" and a.dtype == dt and all(a.shape[i] for i in axes):
-            return lax_fn(_cast(x, dt), tuple(axes))
+            return _bind_like(lax_fn, (_cast(x, dt),), tuple(axes))
         return jnp.asarray(jnp_fn(x, axis=axes), dt)
     return rule
 

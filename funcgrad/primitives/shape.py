@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import jax.lax as lax
 
 from ..core import staging as _staging
-from ._lower import cast as _cast
+from ._lower import bind_like as _bind_like, cast as _cast
 from ..core.primitive import Primitive, defvjp, defvjp_indexed
 from ._util import aval, normalize_axes, shape_error, shape_of, weak_result
 
@@ -36,7 +36,8 @@ def _reshape_shape(x, *, shape):
 
 
 reshape_p.shape = _reshape_shape
-reshape_p.lower = lambda ctx, x, *, shape: lax.reshape(_cast(x, ctx.avals_out[0].dtype), tuple(shape))
+reshape_p.lower = lambda ctx, x, *, shape: _bind_like(lax.reshape, (_cast(x, ctx.avals_out[0].dtype),),
+                                                      tuple(shape))
 reshape_p.jvp = _linear_jvp(reshape_p)
 defvjp(reshape_p, lambda g, ans, x, *, shape: reshape(g, shape_of(x)))
 reshape_p.vjp_numpy = lambda i, g, ans, x, *, shape: np.reshape(g, shape_of(x))
@@ -91,8 +92,8 @@ def _broadcast_vjp(g, ans, x, *, shape, dims):
 broadcast_p.impl = _broadcast_impl
 _staging.BROADCAST = broadcast_p  # uniform constants are staged as broadcasts of a scalar
 broadcast_p.shape = _broadcast_shape
-broadcast_p.lower = lambda ctx, x, *, shape, dims: lax.broadcast_in_dim(
-    _cast(x, ctx.avals_out[0].dtype), shape, dims)
+broadcast_p.lower = lambda ctx, x, *, shape, dims: _bind_like(
+    lax.broadcast_in_dim, (_cast(x, ctx.avals_out[0].dtype),), tuple(shape), tuple(dims))
 broadcast_p.jvp = _linear_jvp(broadcast_p)
 defvjp(broadcast_p, _broadcast_vjp)
 
@@ -143,7 +144,8 @@ def _transpose_shape(x, *, perm):
 
 
 transpose_p.shape = _transpose_shape
-transpose_p.lower = lambda ctx, x, *, perm: lax.transpose(_cast(x, ctx.avals_out[0].dtype), tuple(perm))
+transpose_p.lower = lambda ctx, x, *, perm: _bind_like(lax.transpose, (_cast(x, ctx.avals_out[0].dtype),),
+                                                       tuple(perm))
 transpose_p.jvp = _linear_jvp(transpose_p)
 defvjp(transpose_p, lambda g, ans, x, *, perm: transpose(g, tuple(np.argsort(perm))))
 transpose_p.vjp_numpy = lambda i, g, ans, x, *, perm: np.transpose(g, np.argsort(perm))

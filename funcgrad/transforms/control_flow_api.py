@@ -28,6 +28,11 @@ from .control_flow import _strong, cond_p, scan_p, while_p
 
 # ============================================================================ staging and types
 
+def _public(fun):
+    """A public entry point; constants it returns inside a transform stay indexable by traced values."""
+    return api_boundary(fun, tree=True)
+
+
 def _fun_name(fun):
     return getattr(fun, "__name__", type(fun).__name__)
 
@@ -256,7 +261,7 @@ def _switch(index, branches, operands, what, names):
     return tree_util.unflatten(trees[0], outs)
 
 
-@api_boundary
+@_public
 def switch(index, branches, *operands):
     """Apply ``branches[index](*operands)``, with ``index`` clamped to the branches' range."""
     branches = list(branches)
@@ -267,7 +272,7 @@ def switch(index, branches, *operands):
     return _switch(index, branches, operands, "switch", names)
 
 
-@api_boundary
+@_public
 def cond(pred, true_fun, false_fun, *operands):
     """``true_fun(*operands)`` if ``pred`` else ``false_fun(*operands)``; under ``jit``
     both branches are compiled and one runs; under ``vmap`` with a batched ``pred``
@@ -288,7 +293,7 @@ def cond(pred, true_fun, false_fun, *operands):
 
 # ============================================================================ while_loop, fori_loop
 
-@api_boundary
+@_public
 def while_loop(cond_fun, body_fun, init_val):
     """``val = init_val; while cond_fun(val): val = body_fun(val); return val``.
 
@@ -451,20 +456,20 @@ def _scan(f, init, xs, length, reverse, unroll, what, view=None):
     return tree_util.unflatten(c_tree, outs[:n]), tree_util.unflatten(y_tree, outs[n:])
 
 
-@api_boundary
+@_public
 def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     """Loop ``carry, y = f(carry, x)`` over the leading axis of ``xs``; returns the final
     carry and the stacked ``y`` (as ``jax.lax.scan``)."""
     return _scan(f, init, xs, length, reverse, unroll, "scan body")
 
 
-@api_boundary
+@_public
 def map(f, xs):  # noqa: A001  (mirrors jax.lax.map)
     """``f`` applied to each slice of ``xs`` along axis 0, stacked: a ``scan`` with no carry."""
     return scan(lambda c, x: (c, f(x)), (), xs)[1]
 
 
-@api_boundary
+@_public
 def fori_loop(lower, upper, body_fun, init_val):
     """``val = init_val; for i in range(lower, upper): val = body_fun(i, val)``.
 

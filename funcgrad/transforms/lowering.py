@@ -19,12 +19,14 @@ except AttributeError:  # pragma: no cover
 
 
 class LowerCtx:
-    """What a lowering rule may know besides its operands: their avals and the results'."""
+    """What a lowering rule may know besides its operands: their avals and the results',
+    and ``consts``, the lowering's cache of constants (see ``_lower.scalar``)."""
 
-    __slots__ = ("avals_in", "avals_out")
+    __slots__ = ("avals_in", "avals_out", "consts")
 
-    def __init__(self, avals_in, avals_out):
+    def __init__(self, avals_in, avals_out, consts=None):
         self.avals_in, self.avals_out = avals_in, avals_out
+        self.consts = {} if consts is None else consts
 
 
 class Inline(Exception):
@@ -33,24 +35,21 @@ class Inline(Exception):
 
 def lower_ir(ir, args):
     """Evaluate ``ir`` on jax values with the primitives' lowering rules."""
-    env = {}
-    for v, a in zip(ir.in_vars, args, strict=True):
-        env[v] = a
+    env = dict(zip(ir.in_vars, args, strict=True))
     for v, c in zip(ir.const_vars, ir.consts, strict=True):
         if isinstance(c, Tracer):
             raise Inline()
         env[v] = c
 
-    # Literals are read from the dict too (each maps to its value), so reading an
-    # operand is one lookup; the loop below is the per-equation cost of lowering.
+    # The loop below is the per-equation cost of lowering: one pass over the inputs
+    # (a literal is its value), one context, the rule, and a dtype check of the result.
+    consts = {}  # this lowering's shared constants: its jax values belong to this trace only
     for eqn in ir.eqns:
         inputs, outputs = eqn.inputs, eqn.outputs
-        for x in inputs:
-            if type(x) is Literal:
-                env[x] = x.val
+        vals = [x.val if type(x) is Literal else env[x] for x in inputs]
         prim = eqn.prim
-        ctx = LowerCtx([x.aval for x in inputs], [v.aval for v in outputs])
-        out = prim.lower(ctx, *[env[x] for x in inputs], **eqn.params)
+        out = prim.lower(LowerCtx([x.aval for x in inputs], [v.aval for v in outputs], consts),
+                         *vals, **eqn.params)
         if prim.multiple_results:
             for v, o in zip(outputs, out, strict=True):
                 if o.dtype != v.aval.dtype:
@@ -61,7 +60,14 @@ def lower_ir(ir, args):
             if out.dtype != v.aval.dtype:
                 out = out.astype(v.aval.dtype)
             env[v] = out
-    return [jnp.asarray(x.val if type(x) is Literal else env[x], x.aval.dtype) for x in ir.outs]
+    return [_out(x.val if type(x) is Literal else env[x], x.aval.dtype) for x in ir.outs]
+
+
+def _out(x, dt):
+    """An output as a jax value of the IR's dtype (``jnp.asarray`` only where it is not one)."""
+    if isinstance(x, jax.Array) and x.dtype == dt and not x.weak_type:  # already one: as it is
+        return x
+    return jnp.asarray(x, dt)
 
 
 def compiled(ir, name="subprogram"):
