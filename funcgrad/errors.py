@@ -166,8 +166,11 @@ _PY_TO_NUMPY = {float: np.float32, int: np.int64, bool: np.bool_}
 
 
 def _in_transform():
+    """The depth of nested transforms (0: none); after the first call, the context
+    variable's own ``get`` (core.trace imports this module, so it is looked up lazily)."""
     global _in_transform
-    from .core.trace import in_transform as _in_transform  # once: core.trace imports this module
+    from .core.trace import _depth
+    _in_transform = _depth.get
     return _in_transform()
 
 
@@ -208,12 +211,12 @@ def api_boundary(fun, python_scalars_to_numpy=False, tree=False):
             tb = _filtered(e.__traceback__, sys._getframe(1))
             raise e.with_traceback(tb) from e.__cause__
         if python_scalars_to_numpy:
-            to_numpy = _PY_TO_NUMPY.get(type(out))
-            if to_numpy is not None:
-                return to_numpy(out)
-            if type(out) is np.ndarray and _in_transform():
-                # a constant computed inside jit/vmap/grad stays indexable by traced values
-                return out.view(_Array())
+            t = type(out)
+            if t is np.ndarray:
+                if _in_transform():  # a constant computed inside jit/vmap/grad stays indexable by traced values
+                    return out.view(_Array())
+            elif t in _PY_TO_NUMPY:
+                return _PY_TO_NUMPY[t](out)
         return out
 
     return wrapper
