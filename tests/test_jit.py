@@ -414,3 +414,26 @@ def test_jit_of_a_function_closing_over_arrays_from_an_earlier_jit_computes_with
     np.testing.assert_allclose(fg.jit(lambda x: fnp.sin(w @ w + x))(1.0), np.sin(13.0), rtol=1e-6)
     np.testing.assert_allclose(fg.grad(fg.jit(lambda x: fnp.sum(fnp.sin(w * x))))(1.0), 6 * np.cos(2.0), rtol=1e-6)
     np.testing.assert_allclose(fg.vmap(fg.jit(lambda x: fnp.sum(w * w * x)))(np.arange(3.0)), 12 * np.arange(3.0))
+
+
+def test_a_warm_jit_called_under_transforms_traces_only_what_they_need():
+    """Called under grad or vmap with a new shape, a jitted function runs its Python once
+    (staged as a sub-program of the transform), not once more for jax to refuse."""
+    runs = []
+
+    @fg.jit
+    def f(x):
+        runs.append(x.shape)
+        return fnp.sum(fnp.sin(x))
+
+    f(np.ones(3, np.float32))
+    assert len(runs) == 1
+    g = fg.grad(f)(np.ones(4, np.float32))
+    np.testing.assert_allclose(g, np.cos(np.ones(4)), rtol=1e-6)
+    assert len(runs) == 2
+    fg.grad(f)(np.ones(4, np.float32))  # the same signature again: its program is kept
+    assert len(runs) == 2
+    np.testing.assert_allclose(fg.vmap(f)(np.ones((2, 5), np.float32)), [5 * np.sin(1.0)] * 2, rtol=1e-6)
+    assert len(runs) == 3
+    np.testing.assert_allclose(f(np.ones(3, np.float32)), 3 * np.sin(1.0), rtol=1e-6)  # warm path again
+    assert len(runs) == 3 and f.trace_count == 1

@@ -25,7 +25,7 @@ from .. import tree as tree_util
 from ..config import config
 from ..core.avals import ShapedArray, check_dtype, get_aval
 from ..core.staging import no_full_gc as _no_full_gc, stage
-from ..core.trace import Tracer
+from ..core.trace import Tracer, in_transform
 from . import sharding as _sharding, subprograms as sp
 from .lowering import Inline as _Inline, compiled, lower_ir, x64 as _x64
 from ..core.primitive import Primitive
@@ -180,10 +180,10 @@ class JitFunction:
 
     def __call__(self, *args, **kwargs):
         try:
-            if self._warm:
+            if self._warm and not in_transform():
                 with _x64(True):
                     out = self._jitted(*args, **kwargs)
-            else:
+            else:  # the first call, or inside a transform (whose tracers jax would trace with, then refuse)
                 out = self._call_cold(args, kwargs)
             if config.debug_nans:
                 self._check_nans(out, args, kwargs)
