@@ -562,3 +562,12 @@ def test_debug_nans_still_names_funcgrad_primitives(monkeypatch):
         fnp.log(np.zeros(2))  # LINE:fg_log
     assert_names(e.value, line("fg_log"))
     assert_ends_in_user_code(e.value)
+
+
+def test_at_update_out_of_bounds_ends_in_user_code():
+    from funcgrad.errors import IndexingError
+    x = fnp.zeros(3)
+    for update in (lambda: x.at[10].set(1.0), lambda: x.at[-4].add(1.0), lambda: x.at[5].get()):
+        with pytest.raises(IndexingError, match="out of bounds") as e:
+            update()
+        assert_ends_in_user_code(e.value)

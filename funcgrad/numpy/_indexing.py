@@ -8,7 +8,7 @@ import numpy as np
 
 from ..core.avals import get_aval
 from ..core.trace import Tracer
-from ..errors import IndexingError, user_location
+from ..errors import IndexingError, api_boundary, user_location
 from ..primitives.indexing import gather, scatter
 
 
@@ -105,6 +105,12 @@ class _At:
 
     def max(self, values):
         return self._scatter(values, "max")
+
+
+# Public entry points: a funcgrad error (an index out of bounds) ends its traceback at the user's line.
+for _name in ("get", "set", "add", "subtract", "multiply", "divide", "min", "max"):
+    setattr(_At, _name, api_boundary(getattr(_At, _name)))
+_At.mul = _At.multiply
 
 
 class AtIndexer:
