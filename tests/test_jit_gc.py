@@ -98,3 +98,29 @@ def test_threads(thresholds):
         t.join()
     assert not errors
     assert gc.get_threshold() == thresholds
+
+
+def test_no_full_collection_during_an_eager_grad(thresholds):
+    """An eager grad's tape (many small objects that live until the backward pass) would
+    otherwise set off full collections, each walking the user's whole heap: the forward and
+    backward passes run with full collections paused, and the thresholds come back."""
+    seen = []
+    rng = np.random.default_rng(0)
+    params = [(rng.standard_normal((8, 8)).astype(np.float32) * 0.3, np.zeros(8, np.float32)) for _ in range(5)]
+    x = rng.standard_normal((4, 8)).astype(np.float32)
+
+    def loss(params):
+        seen.append(gc.get_threshold())
+        h = x
+        for w, b in params:
+            h = fnp.tanh(h @ w + b)
+        return fnp.sum(h * h)
+
+    value, grads = fg.value_and_grad(loss)(params)
+    assert seen[0][:2] == thresholds[:2] and seen[0][2] > thresholds[2]
+    assert gc.get_threshold() == thresholds and gc.isenabled()
+    w0 = params[0][0]  # and the gradient is right: one weight's against central differences
+    e = np.zeros_like(w0)
+    e[0, 0] = 1e-2
+    num = (loss([(w0 + e, params[0][1])] + params[1:]) - loss([(w0 - e, params[0][1])] + params[1:])) / 2e-2
+    np.testing.assert_allclose(grads[0][0][0, 0], num, rtol=2e-2, atol=1e-4)
