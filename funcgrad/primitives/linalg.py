@@ -119,11 +119,14 @@ def _dot_vjp_numpy(i, g, ans, x, y, *, contract, batch):
             if ny == 1:
                 ct = np.multiply.outer(g, y)
             elif g.size < 64 * g.shape[-1]:  # a few rows: (y @ g.T).T, which OpenBLAS runs twice as fast
-                ct = np.matmul(y, g.reshape(-1, g.shape[-1]).T).T.reshape(g.shape[:-1] + (k,))
+                ct = np.matmul(y, g.T).T if nx == 2 else \
+                    np.matmul(y, g.reshape(-1, g.shape[-1]).T).T.reshape(g.shape[:-1] + (k,))
             else:  # many rows: the column-major result would slow every elementwise rule after it
                 ct = np.matmul(g, y.T)
         elif nx == 1:
             ct = np.multiply.outer(x, g) if ny == 2 else np.multiply(x, g)
+        elif nx == 2:
+            ct = np.matmul(x.T, g)
         else:  # sum over every leading dimension of x
             gm = g.reshape(-1, y.shape[1]) if ny == 2 else g.reshape(-1)
             ct = np.matmul(x.reshape(-1, k).T, gm)
