@@ -53,9 +53,6 @@ DERIV_CHECK_NAMES = ["grad_mixed", "grad", "jvp", "vjp", "linearize", "jacfwd", 
                      "vmap_grad", "grad_vmap", "jvp_vjp_consistent"]
 KNOWN = [
     # (label, checks or None, message regex, program-source regex): open bugs
-    ("weak-float32-under-jit: a fori_loop index (weak int) times a Python float is f32~ in the IR, "
-     "rounded to float32 under jit but float64 eagerly (seed 159)",
-     ["jit", "jit_vmap", "vmap_jit", "jit_grad", "grad_jit"], r"Not equal to tolerance", r"fori_loop\(.*k \* 0\.1"),
 ]
 
 

@@ -359,11 +359,10 @@ def test_linearize_primal_out_of_a_sub_program_is_concrete(kind):
     np.testing.assert_allclose(np.asarray(jvp_fn(t)), want_t, rtol=1e-12)
 
 
-# seed 159: the loop index of a fori_loop with Python bounds is a weak int64; times a
-# Python float it is typed f32~ (a weak value's default float is float32), so under jit
-# 0.1 is rounded to float32, while eagerly NumPy computes it in float64.  Open: the
-# promotion of weak-only values (core/avals.py) is a policy question (KNOWN in test_fuzz.py).
-@open_bug("weak int * Python float is f32~: float32-rounded under jit, float64 eagerly")
+# seed 159 (and 812, 883, 1141): the loop index of a fori_loop with Python bounds is a weak
+# int64; times a Python float it is typed f32~ (a weak value's default float is float32), and
+# jit computed it in float32 while eagerly Python computes it exactly.  The lowering now
+# computes weak floats in float64; they take their own dtype where they meet an array.
 def test_jit_fori_loop_index_times_a_python_float_matches_eager():
     x = np.zeros(2)
 
@@ -397,3 +396,20 @@ def test_constant_control_flow_outputs_are_indexable_by_batched_values(which):
     i = np.array([0, 1, 1])
     got = fg.vmap(lambda i: table()[:, i])(i)
     np.testing.assert_array_equal(np.asarray(got), np.stack([want[:, k] for k in i]))
+
+
+def test_weak_float_arithmetic_under_jit_keeps_the_dtypes_of_the_program():
+    """Computing weak floats in float64 changes no dtype: a weak result that leaves the
+    program is float32, a weak value meeting a float32 array gives float32."""
+    x32 = np.ones(3, np.float32)
+
+    def f(x, k):
+        w = k * 0.1 + 1.0 / 3.0           # weak: computed in float64 under jit
+        return w, x * w, fg.lax.fori_loop(0, 3, lambda i, c: c + i * 0.25, 0.5)
+
+    eager = f(x32, 7)  # eagerly the weak values are Python floats; x * w is float32
+    jitted = fg.jit(f)(x32, 7)
+    assert type(eager[0]) is float and np.asarray(eager[1]).dtype == np.float32
+    for e, j in zip(eager, jitted, strict=True):
+        assert np.asarray(j).dtype == np.float32  # a weak float leaving the program: float32
+        np.testing.assert_allclose(np.asarray(j), np.float32(e) if type(e) is float else e, rtol=1e-7)

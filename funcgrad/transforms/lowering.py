@@ -8,6 +8,9 @@ entered per call so float64 stays float64 without touching the user's jax config
 """
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from ..core.avals import ShapedArray
 
 from ..core.ir import Literal
 from ..core.trace import Tracer
@@ -16,6 +19,9 @@ try:  # jax >= 0.6 has it at the top level; older releases only in jax.experimen
     x64 = jax.enable_x64
 except AttributeError:  # pragma: no cover
     from jax.experimental import enable_x64 as x64
+
+
+_NARROW_FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float16)))
 
 
 class LowerCtx:
@@ -48,17 +54,24 @@ def lower_ir(ir, args):
         inputs, outputs = eqn.inputs, eqn.outputs
         vals = [x.val if type(x) is Literal else env[x] for x in inputs]
         prim = eqn.prim
-        out = prim.lower(LowerCtx([x.aval for x in inputs], [v.aval for v in outputs], consts),
-                         *vals, **eqn.params)
         if prim.multiple_results:
+            out = prim.lower(LowerCtx([x.aval for x in inputs], [v.aval for v in outputs], consts),
+                             *vals, **eqn.params)
             for v, o in zip(outputs, out, strict=True):
                 if o.dtype != v.aval.dtype:
                     o = o.astype(v.aval.dtype)
                 env[v] = o
         else:
             v = outputs[0]
-            if out.dtype != v.aval.dtype:
-                out = out.astype(v.aval.dtype)
+            a = v.aval
+            if a.weak_type and a.dtype in _NARROW_FLOATS:
+                # Arithmetic on weak values alone (a loop index times a Python float) is exact
+                # eagerly, where they are Python numbers: compute it in float64 here too; the
+                # value takes its own dtype where it meets an array, or leaves the program.
+                a = ShapedArray(a.shape, np.float64, True)
+            out = prim.lower(LowerCtx([x.aval for x in inputs], [a], consts), *vals, **eqn.params)
+            if out.dtype != a.dtype:
+                out = out.astype(a.dtype)
             env[v] = out
     return [_out(x.val if type(x) is Literal else env[x], x.aval.dtype) for x in ir.outs]
 
