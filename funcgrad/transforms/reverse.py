@@ -59,6 +59,7 @@ class ReverseTracer(Tracer):
         return get_aval(self.primal)
 
     shape = property(lambda self: self.primal.shape if hasattr(self.primal, "shape") else ())
+
     @property
     def dtype(self):
         p = self.primal
