@@ -39,6 +39,12 @@ _FIX_KEY = "pass funcgrad.random.key(seed), or a key that funcgrad.random.split 
 
 # ----------------------------------------------------------------------------- checks
 
+def _public(fun):
+    """A public entry point; a key or sample it returns inside a transform (a constant, when
+    the key is one) stays usable with traced values (``sample.dot(traced)``, ``table[traced]``)."""
+    return api_boundary(fun, tree=True)
+
+
 def _describe(x):
     try:
         a = get_aval(x)
@@ -165,7 +171,7 @@ def _seed_words(seed):
                      f"{user_location()}.\nFix: pass an int, e.g. funcgrad.random.key(0).")
 
 
-@api_boundary
+@_public
 def key(seed):
     """A key from an integer seed: the ``uint32[2]`` array ``jax.random.PRNGKey(seed)`` makes
     ([0, the seed's low 32 bits], as jax in its default 32-bit mode).  ``seed`` may be a
@@ -173,7 +179,7 @@ def key(seed):
     return _seed_words(seed)
 
 
-@api_boundary
+@_public
 def PRNGKey(seed):
     """The same as :func:`key` (jax's name for raw ``uint32[2]`` keys)."""
     return _seed_words(seed)
@@ -190,7 +196,7 @@ def _stack_key(y1, y2):
     return _S.stack([y1, y2], axis=-1)
 
 
-@api_boundary
+@_public
 def split(key, num=2):
     """``num`` new keys (``num`` an int, or a tuple: the shape of the key array) from ``key``:
     an array ``uint32[num, 2]`` that indexes and unpacks (``k1, k2 = split(key)``)."""
@@ -199,7 +205,7 @@ def split(key, num=2):
     return _stack_key(*_split_words(k1, k2, shape))
 
 
-@api_boundary
+@_public
 def fold_in(key, data):
     """A new key from ``key`` and an integer ``data`` (e.g. a step or a layer index):
     ``fold_in(key, i)`` for different ``i`` are independent keys."""
@@ -225,7 +231,7 @@ def fold_in(key, data):
 
 # ----------------------------------------------------------------------------- bits and uniform numbers
 
-@api_boundary
+@_public
 def bits(key, shape=(), dtype=np.uint32):
     """Uniformly random bits: an array of ``shape`` and unsigned ``dtype`` (default uint32)."""
     k1, k2 = _key_words("bits", key)
@@ -252,7 +258,7 @@ def _uniform(k1, k2, shape, dtype, minval, maxval):
     return E.maximum(lo, P.fma(m, E.mul(E.sub(hi, lo), 2.0 ** -nmant), lo))
 
 
-@api_boundary
+@_public
 def uniform(key, shape=(), dtype=np.float32, minval=0.0, maxval=1.0):
     """Uniform floats in ``[minval, maxval)`` (bounds broadcast to ``shape``)."""
     k1, k2 = _key_words("uniform", key)
@@ -268,14 +274,14 @@ def _normal(k1, k2, shape, dtype):
     return E.mul(np.array(np.sqrt(2), dtype), _special.erf_inv(u))
 
 
-@api_boundary
+@_public
 def normal(key, shape=(), dtype=np.float32):
     """Standard normal floats: ``sqrt(2) * erfinv(u)`` for ``u`` uniform in (-1, 1)."""
     k1, k2 = _key_words("normal", key)
     return _normal(k1, k2, _shape("normal", shape), _float_dtype("normal", dtype))
 
 
-@api_boundary
+@_public
 def truncated_normal(key, lower, upper, shape=None, dtype=np.float32):
     """Standard normal floats conditioned on ``lower < x < upper`` (by inverting the CDF)."""
     k1, k2 = _key_words("truncated_normal", key)
@@ -301,7 +307,7 @@ def truncated_normal(key, lower, upper, shape=None, dtype=np.float32):
     return E.minimum(hi, E.maximum(lo, out))
 
 
-@api_boundary
+@_public
 def bernoulli(key, p=0.5, shape=None):
     """Booleans that are True with probability ``p`` (``shape`` defaults to ``p``'s)."""
     k1, k2 = _key_words("bernoulli", key)
@@ -323,14 +329,14 @@ def _gumbel(k1, k2, shape, dtype):
     return E.neg(E.log(E.neg(E.log(u))))
 
 
-@api_boundary
+@_public
 def gumbel(key, shape=(), dtype=np.float32):
     """Standard Gumbel floats: ``-log(-log(u))`` for ``u`` uniform in [tiny, 1)."""
     k1, k2 = _key_words("gumbel", key)
     return _gumbel(k1, k2, _shape("gumbel", shape), _float_dtype("gumbel", dtype))
 
 
-@api_boundary
+@_public
 def categorical(key, logits, axis=-1, shape=None):
     """Indices (int32) drawn with probabilities ``softmax(logits, axis)``, by the Gumbel-max trick."""
     k1, k2 = _key_words("categorical", key)
@@ -408,7 +414,7 @@ def _randint(k1, k2, shape, minval, maxval, dtype):
     return E.add(minval, E.convert_element_type(offset, dtype))
 
 
-@api_boundary
+@_public
 def randint(key, shape, minval, maxval, dtype=np.int32):
     """Uniform integers in ``[minval, maxval)`` (bounds broadcast to ``shape``)."""
     k1, k2 = _key_words("randint", key)
@@ -458,7 +464,7 @@ def _arange_of(fn, x):
     return np.arange(int(x), dtype=np.int32)
 
 
-@api_boundary
+@_public
 def permutation(key, x, axis=0, independent=False):
     """A random permutation of ``arange(x)`` (an int ``x``) or of ``x`` along ``axis``
     (``independent=True``: each slice along ``axis`` permuted independently)."""
@@ -474,7 +480,7 @@ def permutation(key, x, axis=0, independent=False):
     return _S.take(x, ind, axis)
 
 
-@api_boundary
+@_public
 def choice(key, a, shape=(), replace=True, p=None, axis=0):
     """Draws from ``arange(a)`` (an int ``a``) or from ``a``'s entries along ``axis``,
     with or without replacement, uniformly or with probabilities ``p``."""

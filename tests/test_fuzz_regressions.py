@@ -413,3 +413,23 @@ def test_weak_float_arithmetic_under_jit_keeps_the_dtypes_of_the_program():
     for e, j in zip(eager, jitted, strict=True):
         assert np.asarray(j).dtype == np.float32  # a weak float leaving the program: float32
         np.testing.assert_allclose(np.asarray(j), np.float32(e) if type(e) is float else e, rtol=1e-7)
+
+
+# seed 2637: a funcgrad.random sample drawn from a constant key inside grad was a plain NumPy
+# array, so `sample.dot(traced)` went to NumPy (ConcretizationError).  Samples and keys come
+# back as funcgrad arrays inside transforms, as funcgrad.numpy's results do.
+def test_random_samples_from_a_constant_key_work_with_traced_values():
+    key = fg.random.fold_in(fg.random.key(3), 0)
+    w = np.array([[0.5, -1.0, 2.0]], np.float32)
+
+    def f(w):
+        c = fg.random.categorical(key, np.zeros((1, 4)))       # int32[1], a constant here
+        u = fg.random.uniform(key, (3,))                       # float32[3], a constant here
+        return fnp.sum((c + 1).dot(w) * u) + fnp.sum(u[fnp.argmax(w)] * w)
+
+    g = fg.grad(f)(w)
+    c = np.asarray(fg.random.categorical(key, np.zeros((1, 4))))
+    u = np.asarray(fg.random.uniform(key, (3,)))
+    want = np.outer(c + 1, u) + np.full((1, 3), u[int(np.argmax(w))])
+    np.testing.assert_allclose(g, want, rtol=1e-6)
+    np.testing.assert_allclose(fg.jit(fg.grad(f))(w), want, rtol=1e-6)
