@@ -109,8 +109,8 @@ def _summary(samples, per=10_000):
             "rss_max": float(rss.max()), "rss_min_after_warmup": float(rss.min())}
 
 
-def part_eager(n):
-    opt, step = _step_fn()
+def _soak(step, opt, n):
+    """Train with ``step`` for ``n`` steps after a warm-up: (RSS samples, seconds, losses)."""
     params, x, y = _model()
     state = [params, opt.init(params)]
     for _ in range(200):  # warm-up: every cache the step touches is filled
@@ -123,6 +123,12 @@ def part_eager(n):
             losses.append(float(value))
 
     samples, t = _loop(n, body, max(n // SAMPLES, 1))
+    return samples, t, losses
+
+
+def part_eager(n):
+    opt, step = _step_fn()
+    samples, t, losses = _soak(step, opt, n)
     return {"n": n, "seconds": t, "us_per_step": t / n * 1e6, "samples": samples, "losses": losses,
             **_summary(samples), "caches": _caches()}
 
@@ -131,18 +137,7 @@ def part_jit(n):
     import funcgrad as fg
     opt, step = _step_fn()
     jstep = fg.jit(step)
-    params, x, y = _model()
-    state = [params, opt.init(params)]
-    for _ in range(200):
-        state[0], state[1], _ = jstep(state[0], state[1], x, y)
-    losses = []
-
-    def body(i):
-        state[0], state[1], value = jstep(state[0], state[1], x, y)
-        if i % (n // 10) == 0:
-            losses.append(float(value))
-
-    samples, t = _loop(n, body, max(n // SAMPLES, 1))
+    samples, t, losses = _soak(jstep, opt, n)
     return {"n": n, "seconds": t, "us_per_call": t / n * 1e6, "samples": samples, "losses": losses,
             "trace_count": jstep.trace_count, **_summary(samples, per=100_000), "caches": _caches(jstep)}
 
