@@ -112,9 +112,15 @@ def _flat_fun(fun, args, kwargs, argnums, in_tree, has_aux, aux_box, out_box):
     return flat
 
 
+def _public(fun):
+    """A public entry point whose results, when computed from constants inside an outer
+    transform, come back as funcgrad arrays (traced values can index them)."""
+    return api_boundary(fun, tree=True)
+
+
 # ----------------------------------------------------------------------------- vjp / grad
 
-@api_boundary
+@_public
 def vjp(fun, *primals, has_aux=False):
     """``(out, vjp_fn)`` (and ``aux``): ``vjp_fn(cotangent)`` returns a tuple of one
     cotangent per primal, each shaped and typed like it."""
@@ -126,7 +132,7 @@ def vjp(fun, *primals, has_aux=False):
     outs, back = vjp_flat(flat, leaves, origin=f"vjp of {_fun_name(fun)}")
     out = tree_util.unflatten(out_tree[0], outs)
 
-    @api_boundary
+    @_public
     def vjp_fn(ct):
         ct_leaves, ct_tree = tree_util.flatten(ct)
         if ct_tree != out_tree[0]:
@@ -177,7 +183,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
 
 def _value_and_grad(fun, argnums, has_aux, transform):
     @functools.wraps(fun)
-    @api_boundary
+    @_public
     def value_and_grad_fun(*args, **kwargs):
         nums = _argnums_tuple(transform, argnums, len(args))
         diff = tuple(args[i] for i in nums)
@@ -222,7 +228,7 @@ def grad(fun, argnums=0, has_aux=False):
     vg = _value_and_grad(fun, argnums, has_aux, "grad")
 
     @functools.wraps(fun)
-    @api_boundary
+    @_public
     def grad_fun(*args, **kwargs):
         out, g = vg(*args, **kwargs)
         return (g, out[1]) if has_aux else g
@@ -251,7 +257,7 @@ def _check_tangents(fun, primals, tangents):
     return p_leaves, p_tree, out
 
 
-@api_boundary
+@_public
 def jvp(fun, primals, tangents):
     """Forward mode: ``(fun(*primals), J @ tangents)``."""
     check_callable("jvp", fun)
@@ -267,7 +273,7 @@ def jvp(fun, primals, tangents):
     return tree_util.unflatten(out_tree[0], outs), tree_util.unflatten(out_tree[0], touts)
 
 
-@api_boundary
+@_public
 def linearize(fun, *primals):
     """``(fun(*primals), jvp_fn)``: the forward pass runs once; ``jvp_fn(*tangents)``
     replays only the recorded linear (tangent) program."""
@@ -285,7 +291,7 @@ def linearize(fun, *primals):
     ir = stage(tangent_program, [get_aval(p).update(weak_type=False) for p in p_leaves],
                fun_name=_fun_name(fun))
 
-    @api_boundary
+    @_public
     def jvp_fn(*tangents):
         _, _, t_leaves = _check_tangents(fun, primals, tangents)
         return tree_util.unflatten(out_tree[0], _eval_ir(ir, *t_leaves))
@@ -319,7 +325,7 @@ def jacfwd(fun, argnums=0, has_aux=False):
     check_callable("jacfwd", fun)
     _check_argnums("jacfwd", argnums)
     @functools.wraps(fun)
-    @api_boundary
+    @_public
     def jac_fun(*args, **kwargs):
         from . import numpy as fnp
         from .transforms.batching import vmap_flat
@@ -374,7 +380,7 @@ def jacrev(fun, argnums=0, has_aux=False):
     check_callable("jacrev", fun)
     _check_argnums("jacrev", argnums)
     @functools.wraps(fun)
-    @api_boundary
+    @_public
     def jac_fun(*args, **kwargs):
         from . import numpy as fnp
         from .transforms.batching import vmap_flat
@@ -419,7 +425,7 @@ def hessian(fun, argnums=0):
     hess = jacfwd(jacrev(fun, argnums), argnums)
 
     @functools.wraps(fun)
-    @api_boundary
+    @_public
     def hessian_fun(*args, **kwargs):
         _argnums_tuple("hessian", argnums, len(args))
         return hess(*args, **kwargs)
@@ -485,6 +491,7 @@ def eval_shape(fun, *args, **kwargs):
     return tree_util.unflatten(ir.out_tree, [ShapedArray(a.shape, a.dtype) for a in ir.out_avals])
 
 
+@_public
 def stop_gradient(x):
     """The value of ``x`` (a pytree) with no derivative flowing through it."""
     from .primitives.misc import stop_gradient as sg
@@ -529,7 +536,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
     """
     check_callable("vmap", fun)
     @functools.wraps(fun)
-    @api_boundary
+    @_public
     def vmapped(*args, **kwargs):
         from .primitives.shape import broadcast_to
         from .transforms.batching import move_to_front, vmap_flat

@@ -189,9 +189,6 @@ def api_boundary(fun, python_scalars_to_numpy=False, tree=False):
     a ``funcgrad.numpy`` array, which traced values can index; ``tree=True`` (functions
     returning pytrees, such as ``lax.scan``) does so for every leaf.
     """
-    if tree:
-        return _tree_boundary(fun)
-
     @functools.wraps(fun)
     def wrapper(*args, **kwargs):
         __tracebackhide__ = True  # noqa: F841  (pytest and IPython honour it)
@@ -217,22 +214,13 @@ def api_boundary(fun, python_scalars_to_numpy=False, tree=False):
                     return out.view(_Array())
             elif t in _PY_TO_NUMPY:
                 return _PY_TO_NUMPY[t](out)
-        return out
-
-    return wrapper
-
-
-def _tree_boundary(fun):
-    inner = api_boundary(fun)
-
-    @functools.wraps(fun)
-    def wrapper(*args, **kwargs):
-        __tracebackhide__ = True  # noqa: F841
-        out = inner(*args, **kwargs)
-        if _in_transform():
-            from . import tree
+            elif (t is tuple or t is list) and _in_transform():  # broadcast_arrays, meshgrid, nonzero
+                array = _Array()
+                return t(x.view(array) if type(x) is np.ndarray else x for x in out)
+        elif tree and _in_transform():
+            from . import tree as tree_util
             array = _Array()
-            out = tree.map(lambda x: x.view(array) if type(x) is np.ndarray else x, out)
+            return tree_util.map(lambda x: x.view(array) if type(x) is np.ndarray else x, out)
         return out
 
     return wrapper

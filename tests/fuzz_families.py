@@ -612,7 +612,10 @@ def g_scan(g):
         else:
             term = f"(m.sum({xt[-1]}) * 0.3).astype({p}.dtype)"
         new.append(f"{step} + {term}" if g.rng.random() < 0.5 else f"m.tanh({step} + {term})")
-    y = g.choice([f"m.sin({parts[0]}) * 0.5", f"{parts[0]} * m.mean({xt[0]})", f"m.sum({parts[-1]}) + {xt[-1]}"])
+    # mean of an integer slice: in NumPy's dtype (jax's mean of int32 is float32 even in
+    # 64-bit mode, which the oracle would then compare at 1e-8; seed 4086)
+    xm = xt[0] if np.dtype(xs.dtype).kind == "f" else f"{xt[0]}.astype({parts[0]}.dtype)"
+    y = g.choice([f"m.sin({parts[0]}) * 0.5", f"{parts[0]} * m.mean({xm})", f"m.sum({parts[-1]}) + {xt[-1]}"])
     carry_new = _pack(form, new)
     rev = ", reverse=True" if g.rng.random() < 0.3 else ""
     unroll = ", unroll=2" if g.rng.random() < 0.2 else ""

@@ -433,3 +433,47 @@ def test_random_samples_from_a_constant_key_work_with_traced_values():
     want = np.outer(c + 1, u) + np.full((1, 3), u[int(np.argmax(w))])
     np.testing.assert_allclose(g, want, rtol=1e-6)
     np.testing.assert_allclose(fg.jit(fg.grad(f))(w), want, rtol=1e-6)
+
+
+# seed 3203: a custom_jvp function applied to a constant inside vmap returned a plain NumPy
+# array, so indexing it with the batched index raised ConcretizationError.  Every public
+# function and transform applied to constants inside a transform now returns funcgrad arrays.
+@fg.custom_jvp
+def _softplus(x):
+    return fnp.log1p(fnp.exp(x))
+
+
+_softplus.defjvp(lambda p, t: (_softplus(p[0]), t[0] / (1 + fnp.exp(-p[0]))))
+
+
+@fg.custom_vjp
+def _double(x):
+    return x * 2
+
+
+_double.defvjp(lambda x: (x * 2, None), lambda r, g: (g * 2,))
+
+_C = np.linspace(0.1, 0.9, 6).reshape(2, 3)
+_S = lambda x: fnp.sum(fnp.sin(x))
+_CONSTANT_RESULTS = {
+    "custom_jvp": (lambda: _softplus(_C), np.log1p(np.exp(_C))),
+    "custom_vjp": (lambda: _double(_C), 2 * _C),
+    "checkpoint": (lambda: fg.checkpoint(lambda x: x * 2)(_C), 2 * _C),
+    "stop_gradient": (lambda: fg.lax.stop_gradient(_C * 1.0), _C),
+    "grad": (lambda: fg.grad(_S)(_C), np.cos(_C)),
+    "value_and_grad": (lambda: fg.value_and_grad(_S)(_C)[1], np.cos(_C)),
+    "jvp": (lambda: fg.jvp(fnp.sin, (_C,), (_C,))[1], np.cos(_C) * _C),
+    "vjp": (lambda: fg.vjp(fnp.sin, _C)[1](_C)[0], np.cos(_C) * _C),
+    "linearize": (lambda: fg.linearize(fnp.sin, _C)[1](_C), np.cos(_C) * _C),
+    "vmap": (lambda: fg.vmap(fnp.sin)(_C), np.sin(_C)),
+    "broadcast_arrays": (lambda: fnp.broadcast_arrays(_C, 1.0)[0], _C),
+    "meshgrid": (lambda: fnp.meshgrid(_C[0], _C[1])[0], np.meshgrid(_C[0], _C[1])[0]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_CONSTANT_RESULTS))
+def test_results_from_constants_inside_vmap_index_by_a_batched_index(name):
+    make, want = _CONSTANT_RESULTS[name]
+    i = np.array([[0, 2], [1, 1]])
+    got = fg.vmap(lambda i: make()[:, i])(i)
+    np.testing.assert_allclose(got, np.stack([want[:, r] for r in i]), rtol=1e-12)

@@ -58,7 +58,7 @@ def issubdtype(arg1, arg2):
     return _np.issubdtype(arg1, arg2)
 
 
-_NOT_ARRAYS = {"shape", "ndim", "size", "result_type", "issubdtype", "broadcast_shapes", "nonzero"}
+_NOT_ARRAYS = {"shape", "ndim", "size", "result_type", "issubdtype", "broadcast_shapes"}
 
 
 def _wrap_public():

@@ -51,6 +51,12 @@ def _trace_call(fun, args, kwargs=None):
     return ir, operands, leaves, in_tree, out_tree[0]
 
 
+def _public(fun):
+    """A public entry point whose results, when computed from constants inside a
+    transform, come back as funcgrad arrays (traced values can index them)."""
+    return api_boundary(fun, tree=True)
+
+
 def _has_tracer(leaves):
     """Whether to bind the primitive: an argument is traced, or a transform is active
     whose values the function may close over (the closure becomes explicit operands)."""
@@ -163,7 +169,7 @@ class custom_jvp:
             return ans, out
         self.jvp_rule = rule
 
-    @api_boundary
+    @_public
     def __call__(self, *args):
         if self.jvp_rule is None:
             raise TypeError(f"custom_jvp function {self.__name__} has no JVP rule: call .defjvp(rule) first")
@@ -273,7 +279,7 @@ class custom_vjp:
     def defvjp(self, fwd, bwd):
         self.fwd, self.bwd = fwd, bwd
 
-    @api_boundary
+    @_public
     def __call__(self, *args):
         if self.fwd is None:
             raise TypeError(f"custom_vjp function {self.__name__} has no rules: call .defvjp(fwd, bwd) first")
@@ -330,7 +336,7 @@ def checkpoint(fun):
     ``fun`` forward again on them and then back.  Elsewhere it is ``fun`` itself.
     """
     @functools.wraps(fun)
-    @api_boundary
+    @_public
     def wrapper(*args, **kwargs):
         if not _has_tracer(tree_util.leaves((args, kwargs))):
             return fun(*args, **kwargs)
