@@ -308,3 +308,26 @@ def test_numpy_vjp_rules_run_in_eager_grad(monkeypatch):
     w = np.ones((3, 2), np.float32)
     g = fg.grad(lambda w: fg.numpy.sum(fg.nn.relu(np.ones((4, 3), np.float32) @ w)))(w)
     assert calls and np.allclose(g, 4.0)
+
+
+@pytest.mark.parametrize("rows", [1, 8, 63, 64, 200])
+def test_dense_layer_products_at_sizes_that_take_the_blas_layout_paths(rows):
+    """A few rows times a large matrix (forward as (w.T @ x.T).T, cotangent of x as
+    (w @ g.T).T) and many rows (plain products): values as NumPy's, and the gradients
+    of a two-layer loss equal the hand-derived ones."""
+    rng = np.random.default_rng(rows)
+    x = rng.standard_normal((rows, 300)).astype(np.float32)
+    w1 = rng.standard_normal((300, 256)).astype(np.float32) / 17
+    w2 = rng.standard_normal((256, 5)).astype(np.float32)
+    h = x @ w1
+    np.testing.assert_allclose(fg.numpy.matmul(x, w1), h, rtol=1e-5, atol=1e-5)
+
+    def loss(w1, w2, x):
+        return fg.numpy.sum(fg.numpy.tanh(x @ w1) @ w2)
+
+    g1, g2, gx = fg.grad(loss, argnums=(0, 1, 2))(w1, w2, x)
+    t = np.tanh(h)
+    dh = (1 - t ** 2) * w2.sum(axis=1)            # d loss / d (x @ w1)
+    np.testing.assert_allclose(g2, np.broadcast_to(t.sum(axis=0)[:, None], w2.shape), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(g1, x.T @ dh, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(gx, dh @ w1.T, rtol=1e-4, atol=1e-4)
