@@ -7,6 +7,9 @@
 - ``jit_tiny``: 1M calls of a jitted ``x * 2 + 1`` on a float32 scalar (dispatch only);
 - ``shapes``: one jitted function called with many distinct input shapes (more than
   ``config.jit_cache_size``), eagerly-differentiated through ``grad(jit(f))`` as well;
+- ``shapes_jax``: the peer of ``shapes``: the same loop with ``jax.jit`` and ``jax.grad``
+  alone, its executables emptied after every 64 compiles (the bound funcgrad's ``jit``
+  keeps by default), so what remains is jax's own per-signature caches and the heap;
 - ``closures``: many short-lived jit-wrapped closures, each called once, and many eager
   ``grad`` of loops over fresh closures (the caches of eager control flow and of
   canonical programs).
@@ -28,8 +31,9 @@ import subprocess
 import sys
 import time
 
-PARTS = ("eager", "jit", "jit_tiny", "shapes", "closures")
-FULL = {"eager": 100_000, "jit": 1_000_000, "jit_tiny": 1_000_000, "shapes": 2_000, "closures": 3_000}
+PARTS = ("eager", "jit", "jit_tiny", "shapes", "shapes_jax", "closures")
+FULL = {"eager": 100_000, "jit": 1_000_000, "jit_tiny": 1_000_000, "shapes": 2_000, "shapes_jax": 2_000,
+        "closures": 3_000}
 SAMPLES = 20
 WARMUP = 0.1  # the first 10% of a run is warm-up: not in the slope
 
@@ -188,6 +192,44 @@ def part_shapes(n):
             **_summary(samples, per=1_000), "caches": _caches(jf)}
 
 
+def part_shapes_jax(n):
+    """``part_shapes`` with jax alone (64-bit mode, as funcgrad's ``jit`` runs jax):
+    ``jax.jit`` of the same function, ``jax.grad`` of it on every 4th shape, and the
+    function's executables emptied once it compiled more than 64 programs."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    jax.config.update("jax_enable_x64", True)
+    traces = [0]
+
+    def f(x):
+        traces[0] += 1
+        return jnp.sum(jnp.tanh(x) * 2.0 + 1.0)
+
+    jf = jax.jit(f)
+    gf = jax.grad(jf)
+    hot = [np.ones(k, np.float32) for k in (100_001, 100_002, 100_003)]
+    for h in hot:
+        jf(h)
+    compiled = [0]
+
+    def body(i):
+        jf(np.full(i, 0.5, np.float32))
+        compiled[0] += 1
+        if i % 4 == 0:
+            gf(np.full(i, 0.5, np.float32))
+            compiled[0] += 1
+        if compiled[0] > 64:
+            compiled[0] = 0
+            jf.clear_cache()
+        jf(hot[i % 3])
+
+    samples, t = _loop(n, body, max(n // SAMPLES, 1))
+    return {"n": n, "seconds": t, "samples": samples, "user_traces": traces[0],
+            **_summary(samples, per=1_000), "caches": {}}
+
+
 def part_closures(n):
     """``n`` jit-wrapped closures made, called once and dropped; and ``n`` eager
     ``grad`` of a ``fori_loop`` over a fresh closure."""
@@ -241,13 +283,14 @@ def main():
     sys.path.insert(0, os.path.dirname(__file__))
     from _timing import machine
     print(machine())
-    units = {"eager": "steps", "jit": "calls", "jit_tiny": "calls", "shapes": "shapes", "closures": "closures"}
+    units = {"eager": "steps", "jit": "calls", "jit_tiny": "calls", "shapes": "shapes", "shapes_jax": "shapes",
+             "closures": "closures"}
     results = {}
     for name in PARTS:
         r = results[name] = run_part(name, FULL[name] // (20 if quick else 1))
         print(_table(name, r, units[name]))
         per = {"eager": "10k steps", "jit": "100k calls", "jit_tiny": "100k calls", "shapes": "1k shapes",
-               "closures": "1k closures"}[name]
+               "shapes_jax": "1k shapes", "closures": "1k closures"}[name]
         print(f"\nRSS after warm-up {r['rss_warm']:.1f} MB, middle {r['rss_mid']:.1f} MB, end {r['rss_end']:.1f} MB; "
               f"slope {r['slope_per_10k']:+.3f} MB per {per} (second half: {r['slope_second_half']:+.3f})")
         extra = {k: r[k] for k in ("us_per_step", "us_per_call", "trace_count", "user_traces",
