@@ -19,7 +19,12 @@ from .primitives import windowed as _W
 from .transforms.control_flow import cond, fori_loop, map, scan, switch, while_loop  # noqa: A004
 
 
-@api_boundary
+def _public(fn):
+    """An entry point whose results on constants inside a transform are funcgrad arrays."""
+    return api_boundary(fn, python_scalars_to_numpy=True)
+
+
+@_public
 def select(pred, on_true, on_false):
     """Elementwise ``on_true`` where ``pred`` else ``on_false`` (as ``jax.lax.select``)."""
     return _select(pred, on_true, on_false)
@@ -29,25 +34,25 @@ def select(pred, on_true, on_false):
 # (``max`` and ``min`` below shadow the builtins in this module, as jax.lax's do: use
 # ``builtins.max`` here if ever needed.)
 
-@api_boundary
+@_public
 def add(x, y):
     """Elementwise ``x + y`` (as ``jax.lax.add``; NumPy promotion for mixed dtypes)."""
     return _E.add(x, y)
 
 
-@api_boundary
+@_public
 def max(x, y):  # noqa: A001
     """Elementwise maximum (as ``jax.lax.max``)."""
     return _E.maximum(x, y)
 
 
-@api_boundary
+@_public
 def min(x, y):  # noqa: A001
     """Elementwise minimum (as ``jax.lax.min``)."""
     return _E.minimum(x, y)
 
 
-@api_boundary
+@_public
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
                          dimension_numbers=None, feature_group_count=1, batch_group_count=1, precision=None,
                          preferred_element_type=None):
@@ -80,7 +85,7 @@ def _monoid(computation):
     return None
 
 
-@api_boundary
+@_public
 def reduce_window(operand, init_value, computation, window_dimensions, window_strides=None, padding="VALID",
                   base_dilation=None, window_dilation=None):
     """Reduce each window of ``operand`` (as ``jax.lax.reduce_window``): ``computation``

@@ -524,7 +524,7 @@ def _pairs(padding, n):
     return pads
 
 
-@_api_boundary
+@_public
 def conv(x, w, stride=1, padding="SAME", *, dilation=1, feature_group_count=1):
     """Convolution (cross-correlation, as ``flax.linen.Conv`` / ``jax.lax``) of a
     channels-last input with a spatial-first kernel.
@@ -574,7 +574,7 @@ def _pool(x, init, computation, window, strides, padding):
     return y if nb == 1 else _fnp.reshape(y, shape[:nb] + _fnp.shape(y)[1:])
 
 
-@_api_boundary
+@_public
 def max_pool(x, window, strides=None, padding="VALID"):
     """Max pooling over the spatial dimensions of a channels-last input
     (``flax.linen.max_pool``): ``x`` ``(N, *spatial, C)``, ``window`` a tuple of spatial
@@ -584,7 +584,7 @@ def max_pool(x, window, strides=None, padding="VALID"):
     return _pool(x, -_np.inf, _lax.max, window, strides, padding)
 
 
-@_api_boundary
+@_public
 def avg_pool(x, window, strides=None, padding="VALID", count_include_pad=True):
     """Average pooling (``flax.linen.avg_pool``): the window sums divided by the window
     size, or, with ``count_include_pad=False``, by the number of real (unpadded)

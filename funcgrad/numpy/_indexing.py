@@ -109,7 +109,7 @@ class _At:
 
 # Public entry points: a funcgrad error (an index out of bounds) ends its traceback at the user's line.
 for _name in ("get", "set", "add", "subtract", "multiply", "divide", "min", "max"):
-    setattr(_At, _name, api_boundary(getattr(_At, _name)))
+    setattr(_At, _name, api_boundary(getattr(_At, _name), python_scalars_to_numpy=True))
 _At.mul = _At.multiply
 
 
