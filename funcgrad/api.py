@@ -10,7 +10,7 @@ from .core.ir import eval_ir as _eval_ir
 from .core.staging import stage
 from .core.trace import Tracer
 from .errors import (ArgumentError, DTypeError, NonDifferentiableError, ShapeError, TreeStructureError, api_boundary,
-                     check_callable, user_location)
+                     check_callable, tree_boundary, user_location)
 from .transforms.jvp import jvp_flat
 from .transforms.reverse import vjp_flat
 
@@ -112,15 +112,9 @@ def _flat_fun(fun, args, kwargs, argnums, in_tree, has_aux, aux_box, out_box):
     return flat
 
 
-def _public(fun):
-    """A public entry point whose results, when computed from constants inside an outer
-    transform, come back as funcgrad arrays (traced values can index them)."""
-    return api_boundary(fun, tree=True)
-
-
 # ----------------------------------------------------------------------------- vjp / grad
 
-@_public
+@tree_boundary
 def vjp(fun, *primals, has_aux=False):
     """``(out, vjp_fn)`` (and ``aux``): ``vjp_fn(cotangent)`` returns a tuple of one
     cotangent per primal, each shaped and typed like it."""
@@ -132,7 +126,7 @@ def vjp(fun, *primals, has_aux=False):
     outs, back = vjp_flat(flat, leaves, origin=f"vjp of {_fun_name(fun)}")
     out = tree_util.unflatten(out_tree[0], outs)
 
-    @_public
+    @tree_boundary
     def vjp_fn(ct):
         ct_leaves, ct_tree = tree_util.flatten(ct)
         if ct_tree != out_tree[0]:
@@ -183,7 +177,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
 
 def _value_and_grad(fun, argnums, has_aux, transform):
     @functools.wraps(fun)
-    @_public
+    @tree_boundary
     def value_and_grad_fun(*args, **kwargs):
         nums = _argnums_tuple(transform, argnums, len(args))
         diff = tuple(args[i] for i in nums)
@@ -228,7 +222,7 @@ def grad(fun, argnums=0, has_aux=False):
     vg = _value_and_grad(fun, argnums, has_aux, "grad")
 
     @functools.wraps(fun)
-    @_public
+    @tree_boundary
     def grad_fun(*args, **kwargs):
         out, g = vg(*args, **kwargs)
         return (g, out[1]) if has_aux else g
@@ -257,7 +251,7 @@ def _check_tangents(fun, primals, tangents):
     return p_leaves, p_tree, out
 
 
-@_public
+@tree_boundary
 def jvp(fun, primals, tangents):
     """Forward mode: ``(fun(*primals), J @ tangents)``."""
     check_callable("jvp", fun)
@@ -273,7 +267,7 @@ def jvp(fun, primals, tangents):
     return tree_util.unflatten(out_tree[0], outs), tree_util.unflatten(out_tree[0], touts)
 
 
-@_public
+@tree_boundary
 def linearize(fun, *primals):
     """``(fun(*primals), jvp_fn)``: the forward pass runs once; ``jvp_fn(*tangents)``
     replays only the recorded linear (tangent) program."""
@@ -291,7 +285,7 @@ def linearize(fun, *primals):
     ir = stage(tangent_program, [get_aval(p).update(weak_type=False) for p in p_leaves],
                fun_name=_fun_name(fun))
 
-    @_public
+    @tree_boundary
     def jvp_fn(*tangents):
         _, _, t_leaves = _check_tangents(fun, primals, tangents)
         return tree_util.unflatten(out_tree[0], _eval_ir(ir, *t_leaves))
@@ -325,7 +319,7 @@ def jacfwd(fun, argnums=0, has_aux=False):
     check_callable("jacfwd", fun)
     _check_argnums("jacfwd", argnums)
     @functools.wraps(fun)
-    @_public
+    @tree_boundary
     def jac_fun(*args, **kwargs):
         from . import numpy as fnp
         from .transforms.batching import vmap_flat
@@ -380,7 +374,7 @@ def jacrev(fun, argnums=0, has_aux=False):
     check_callable("jacrev", fun)
     _check_argnums("jacrev", argnums)
     @functools.wraps(fun)
-    @_public
+    @tree_boundary
     def jac_fun(*args, **kwargs):
         from . import numpy as fnp
         from .transforms.batching import vmap_flat
@@ -425,7 +419,7 @@ def hessian(fun, argnums=0):
     hess = jacfwd(jacrev(fun, argnums), argnums)
 
     @functools.wraps(fun)
-    @_public
+    @tree_boundary
     def hessian_fun(*args, **kwargs):
         _argnums_tuple("hessian", argnums, len(args))
         return hess(*args, **kwargs)
@@ -491,7 +485,7 @@ def eval_shape(fun, *args, **kwargs):
     return tree_util.unflatten(ir.out_tree, [ShapedArray(a.shape, a.dtype) for a in ir.out_avals])
 
 
-@_public
+@tree_boundary
 def stop_gradient(x):
     """The value of ``x`` (a pytree) with no derivative flowing through it."""
     from .primitives.misc import stop_gradient as sg
@@ -536,7 +530,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
     """
     check_callable("vmap", fun)
     @functools.wraps(fun)
-    @_public
+    @tree_boundary
     def vmapped(*args, **kwargs):
         from .primitives.shape import broadcast_to
         from .transforms.batching import move_to_front, vmap_flat

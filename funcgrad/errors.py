@@ -226,6 +226,13 @@ def api_boundary(fun, python_scalars_to_numpy=False, tree=False):
     return wrapper
 
 
+def tree_boundary(fun):
+    """``api_boundary(fun, tree=True)``: a public entry point returning a pytree (a
+    transformed function, a custom rule, ``lax.scan``); NumPy leaves it computes from
+    constants inside a transform come back as funcgrad arrays, which traced values index."""
+    return api_boundary(fun, tree=True)
+
+
 # ----------------------------------------------------------------------------- debug_nans and NumPy's own operators
 
 # NumPy's Python-level functions (np.mean, ...) run NumPy operations from frames in

@@ -26,7 +26,7 @@ from ..core.avals import get_aval
 from ..core.primitive import Primitive
 from ..core.staging import stage_closed
 from ..core.trace import find_top_trace, in_transform
-from ..errors import NonDifferentiableError, api_boundary, user_location
+from ..errors import NonDifferentiableError, tree_boundary, user_location
 from . import subprograms as sp
 from .batching import vmap_ir
 from .reverse import vjp_flat
@@ -49,12 +49,6 @@ def _trace_call(fun, args, kwargs=None):
 
     ir, operands = stage_closed(flat, [get_aval(x) for x in leaves], fun_name=_fun_name(fun))
     return ir, operands, leaves, in_tree, out_tree[0]
-
-
-def _public(fun):
-    """A public entry point whose results, when computed from constants inside a
-    transform, come back as funcgrad arrays (traced values can index them)."""
-    return api_boundary(fun, tree=True)
 
 
 def _has_tracer(leaves):
@@ -169,7 +163,7 @@ class custom_jvp:
             return ans, out
         self.jvp_rule = rule
 
-    @_public
+    @tree_boundary
     def __call__(self, *args):
         if self.jvp_rule is None:
             raise TypeError(f"custom_jvp function {self.__name__} has no JVP rule: call .defjvp(rule) first")
@@ -279,7 +273,7 @@ class custom_vjp:
     def defvjp(self, fwd, bwd):
         self.fwd, self.bwd = fwd, bwd
 
-    @_public
+    @tree_boundary
     def __call__(self, *args):
         if self.fwd is None:
             raise TypeError(f"custom_vjp function {self.__name__} has no rules: call .defvjp(fwd, bwd) first")
@@ -336,7 +330,7 @@ def checkpoint(fun):
     ``fun`` forward again on them and then back.  Elsewhere it is ``fun`` itself.
     """
     @functools.wraps(fun)
-    @_public
+    @tree_boundary
     def wrapper(*args, **kwargs):
         if not _has_tracer(tree_util.leaves((args, kwargs))):
             return fun(*args, **kwargs)
